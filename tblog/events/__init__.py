@@ -1,0 +1,1 @@
+"""Record framing, event files and the background writer."""

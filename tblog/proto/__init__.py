@@ -1,0 +1,1 @@
+"""tblog's own protocol buffer definitions (package ``tblog``, TensorBoard's field numbers)."""

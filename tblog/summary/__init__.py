@@ -1,0 +1,1 @@
+"""Pure summary builders: numbers in, encoded Summary/Event bytes out."""
