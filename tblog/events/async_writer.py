@@ -1,0 +1,361 @@
+"""The background writer: a queue of pending events and the one thread that writes them.
+
+Callers append to a deque (atomic under the GIL, no lock on the scalar hot path). The thread
+wakes every ``flush_secs``, when ``max_queue`` events are pending, on ``flush()`` and on
+``close()``; it encodes what is pending, frames it and hands it to the OS in one ``write``
+per file.
+
+Contracts (see DESIGN.md): ``flush()`` is a barrier; pending memory is bounded (callers
+block); a failure in the thread is re-raised, chained, in the caller's next call; every
+writer still open at interpreter exit is flushed by one ``atexit`` hook; a forked child
+starts with an empty queue and writes its own file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import weakref
+from collections import deque
+from typing import Any
+
+from tblog.events.files import EventFile
+from tblog.events.record import frame, frame_into
+from tblog.summary.scalar import ScalarEventEncoder
+
+
+class BackgroundWriteError(RuntimeError):
+    """The background thread failed to write events; the cause is chained as ``__cause__``."""
+
+
+# Queue items are 4-tuples. The hot path appends ``(tag: str, value, step, wall_time)``: a
+# legacy scalar for the main event file. Everything else is ``(kind: int, run, payload,
+# nbytes)``, where run "" is the main event file and other runs are sub-directories
+# (add_scalars), and nbytes is what the item counts against max_pending_bytes.
+BYTES = 0  # payload: an encoded Event
+SCALAR = 1  # payload: (tag, value, step, wall_time, new_style, double_precision)
+MULTI_SCALAR = 2  # payload: (tags, values, step, wall_time), one Event
+_BARRIER = 3  # payload: threading.Event, set when everything before it is in the OS
+
+_BATCH_ITEMS = 8192  # items encoded per write, so one drain cannot hold unbounded memory
+_JOIN_POLL_SECS = 0.05
+
+
+class AsyncWriter:
+    """Owns the event files of one run directory and the thread that writes them."""
+
+    def __init__(
+        self,
+        log_dir: str,
+        *,
+        filename_suffix: str = "",
+        purge_step: int | None = None,
+        max_queue: int = 1024,
+        flush_secs: float = 10.0,
+        max_pending_events: int = 65536,
+        max_pending_bytes: int = 64 << 20,
+    ) -> None:
+        self.log_dir = log_dir
+        self._suffix = filename_suffix
+        self._purge_step = purge_step
+        self._wake_at = max_queue
+        self._flush_secs = flush_secs
+        self._max_events = max_pending_events
+        self._max_bytes = max_pending_bytes
+        self.queue: deque[tuple[Any, ...]] = deque()
+        self.ready = False  # False: the next put goes through _ensure_ready()
+        self._thread: threading.Thread | None = None
+        self._files: dict[str, EventFile] = {}
+        self._error: BaseException | None = None
+        self._dropped = 0
+        self._dead = False  # the thread stopped on an I/O error
+        self._new_sync_state()
+        self._open()
+        _live_writers.add(self)
+
+    # ----- caller side -------------------------------------------------------------------
+
+    def put_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> None:
+        """Queue a legacy-layout scalar for the main file (the hot path)."""
+        if not self.ready:
+            self._ensure_ready()
+        queue = self.queue
+        queue.append((tag, value, step, wall_time))
+        if len(queue) >= self._wake_at:
+            self._kick()
+
+    def put(self, kind: int, run: str, payload: Any, nbytes: int = 64) -> None:
+        """Queue any other item; ``nbytes`` counts against ``max_pending_bytes``."""
+        if not self.ready:
+            self._ensure_ready()
+        with self._space:
+            # One item larger than the whole budget still goes through, alone.
+            while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
+                self._wake.set()
+                self._space.wait(_JOIN_POLL_SECS)
+                self._raise_if_dead()
+            self._pending_bytes += nbytes
+            self.queue.append((kind, run, payload, nbytes))
+        if len(self.queue) >= self._wake_at:
+            self._kick()
+
+    def flush(self) -> None:
+        """Return once every event queued before this call is in the OS."""
+        if self._thread is None:  # closed: nothing pending
+            self._raise_pending_error()
+            return
+        if not self.ready:
+            self._ensure_ready()
+        done = threading.Event()
+        self.queue.append((_BARRIER, "", done, 0))
+        self._wake.set()
+        while not done.wait(_JOIN_POLL_SECS):
+            self._raise_if_dead()
+        self._raise_pending_error()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush everything, stop the thread and close the files. Idempotent."""
+        thread = self._thread
+        if thread is None:
+            self._raise_pending_error()
+            return
+        self.ready = False
+        self._closing = True
+        self._wake.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(
+                f"tblog: the writer of {self.log_dir} did not finish within {timeout} s; "
+                f"{len(self.queue)} events are still pending"
+            )
+        self._thread = None
+        if self._error is None:
+            try:  # a thread that logged while close() ran may have left a few items
+                while self.queue:
+                    self._write_batch()
+            except Exception as exc:
+                self._fail(exc)
+        self._close_files()
+        self._purge_step = None  # like torch: a writer reopened after close() purges nothing
+        self._raise_pending_error()
+
+    def close_soon(self) -> None:
+        """Ask the thread to write what is pending, close the files and end (no waiting)."""
+        if self._thread is not None:
+            self._detached = True
+            self._closing = True
+            self._wake.set()
+
+    def _kick(self) -> None:
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
+        if len(self.queue) >= self._max_events:
+            with self._space:
+                while len(self.queue) >= self._max_events:
+                    self._wake.set()
+                    self._space.wait(_JOIN_POLL_SECS)
+                    self._raise_if_dead()
+
+    def _ensure_ready(self) -> None:
+        """Raise a background error, or (re)open after close(), a failure or a fork."""
+        self._raise_pending_error()
+        if self._thread is None or self._dead:
+            self._thread = None
+            self._close_files()
+            self._open()
+        self.ready = True
+
+    def _raise_if_dead(self) -> None:
+        thread = self._thread
+        if thread is None or self._dead or not thread.is_alive():
+            self._raise_pending_error()
+            raise BackgroundWriteError(f"tblog: the writer thread of {self.log_dir} has stopped")
+
+    def _raise_pending_error(self) -> None:
+        error = self._error
+        if error is None:
+            return
+        self._error = None
+        dropped, self._dropped = self._dropped, 0
+        if self._thread is not None and not self._dead:
+            self.ready = True  # a bad value was skipped; the thread goes on
+        lost = f" {dropped} pending events were not written." if dropped else ""
+        raise BackgroundWriteError(
+            f"tblog: writing events under {self.log_dir!r} failed in the background thread: "
+            f"{type(error).__name__}: {error}.{lost} The next call opens a new event file."
+        ) from error
+
+    # ----- lifecycle ---------------------------------------------------------------------
+
+    def _new_sync_state(self) -> None:
+        self._space = threading.Condition(threading.Lock())
+        self._wake = threading.Event()
+        self._woken = False
+        self._closing = False
+        self._detached = False
+        self._pending_bytes = 0
+
+    def _open(self) -> None:
+        self._files = {"": EventFile(self.log_dir, self._suffix, self._purge_step)}
+        self._encoder = ScalarEventEncoder()
+        self._closing = False
+        self._detached = False
+        self._dead = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True
+        )
+        self._thread.start()
+        self.ready = True
+
+    def _close_files(self) -> None:
+        files, self._files = self._files, {}
+        for event_file in files.values():
+            try:
+                event_file.close()
+            except OSError as exc:
+                self._error = self._error or exc
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's thread and pending events stay the parent's: start clean."""
+        for event_file in self._files.values():
+            event_file.abandon()
+        self._files = {}
+        self.queue.clear()
+        self._new_sync_state()
+        self._thread = None
+        self._error = None
+        self._dropped = 0
+        self.ready = False
+
+    # ----- background thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._wake.wait(self._flush_secs)
+                self._wake.clear()
+                self._woken = False  # after clear(): a kick in between is drained below
+                while self.queue:
+                    self._write_batch()
+                for event_file in self._files.values():
+                    event_file.check()
+                if self._closing and not self.queue:
+                    break
+        except BaseException as exc:
+            self._dead = True
+            self._fail(exc)
+        if self._detached:
+            self._close_files()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Keep the error for the caller; drop what can no longer be written."""
+        self._dropped += len(self.queue)
+        self.queue.clear()
+        self._error = self._error or exc
+        self.ready = False
+        with self._space:
+            self._pending_bytes = 0
+            self._space.notify_all()
+
+    def _report(self, exc: BaseException) -> None:
+        """Keep an error for the caller's next call; the thread goes on."""
+        self._error = self._error or exc
+        self.ready = False
+
+    def _write_batch(self) -> None:
+        """Encode, frame and write up to _BATCH_ITEMS queued items."""
+        queue = self.queue
+        buffers: dict[str, bytearray] = {"": bytearray()}
+        scalars: list[tuple[str, Any, int, float]] = []
+        nbytes = 0
+        for _ in range(min(len(queue), _BATCH_ITEMS)):
+            item = queue.popleft()
+            if type(item[0]) is str:
+                scalars.append(item)  # type: ignore[arg-type]
+                continue
+            if scalars:
+                self._frame_scalars(scalars, buffers[""])
+                scalars = []
+            kind, run, payload, size = item
+            nbytes += size
+            if kind == _BARRIER:
+                self._write_buffers(buffers)
+                payload.set()
+                continue
+            try:
+                event = self._encode(kind, payload)
+            except Exception as exc:  # a value that could not be read: skip it, report it
+                self._report(exc)
+                continue
+            buffer = buffers.get(run)
+            if buffer is None:
+                buffer = buffers[run] = bytearray()
+            buffer += frame(event)
+        if scalars:
+            self._frame_scalars(scalars, buffers[""])
+        self._write_buffers(buffers)
+        with self._space:
+            self._pending_bytes -= nbytes
+            self._space.notify_all()
+
+    def _encode(self, kind: int, payload: Any) -> bytes:
+        if kind == BYTES:
+            return payload  # type: ignore[no-any-return]
+        if kind == SCALAR:
+            return self._encoder.event(*payload)
+        if kind == MULTI_SCALAR:
+            return self._encoder.multi_event(*payload)
+        raise ValueError(f"unknown queue item kind {kind!r}")
+
+    def _frame_scalars(self, scalars: list[tuple[str, Any, int, float]], out: bytearray) -> None:
+        try:
+            frame_into(out, self._encoder.legacy_events(scalars))
+        except Exception:  # one unreadable device value: encode one by one, skip the bad ones
+            for item in scalars:
+                try:
+                    out += frame(self._encoder.event(*item))
+                except Exception as exc:
+                    self._report(exc)
+
+    def _write_buffers(self, buffers: dict[str, bytearray]) -> None:
+        for run, buffer in buffers.items():
+            if buffer:
+                self._file(run).write(buffer)
+                buffer.clear()
+
+    def _file(self, run: str) -> EventFile:
+        event_file = self._files.get(run)
+        if event_file is None:
+            directory = os.path.join(self.log_dir, run)
+            event_file = self._files[run] = EventFile(directory, self._suffix, self._purge_step)
+        return event_file
+
+
+# Every open writer, for the at-exit flush and the fork handler. The thread of a writer holds
+# a strong reference to it, so a writer with pending events stays here until it is closed.
+_live_writers: weakref.WeakSet[AsyncWriter] = weakref.WeakSet()
+
+_EXIT_TIMEOUT_SECS = 60.0
+
+
+def _close_all_at_exit() -> None:
+    for writer in list(_live_writers):
+        try:
+            writer.close(timeout=_EXIT_TIMEOUT_SECS)
+        except Exception as exc:  # the interpreter is ending: report, never raise
+            print(f"tblog: at exit, {exc}", file=sys.stderr)
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._after_fork_in_child()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+__all__ = ["BYTES", "MULTI_SCALAR", "SCALAR", "AsyncWriter", "BackgroundWriteError"]

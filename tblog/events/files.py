@@ -1,0 +1,74 @@
+"""Local event files: naming, the header record, and unbuffered appends.
+
+Writes go straight to the OS with ``os.write`` (the background writer batches them), so a
+forked child inherits no half-full Python buffer that could be written twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+
+from tblog.events.record import frame
+from tblog.summary import _wire
+
+FILE_PREFIX = "events.out.tfevents."
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+# Numbers the files of this process, so two writers opened in one second get different names.
+_file_counter = itertools.count()
+
+
+def event_file_name(wall_time: float, suffix: str = "") -> str:
+    """``events.out.tfevents.<10-digit time>.<host>.<pid>.<n><suffix>``."""
+    return (
+        f"{FILE_PREFIX}{int(wall_time):010d}.{socket.gethostname()}"
+        f".{os.getpid()}.{next(_file_counter)}{suffix}"
+    )
+
+
+class EventFile:
+    """One event file, created with its ``file_version`` record (and purge marker)."""
+
+    def __init__(self, directory: str, suffix: str = "", purge_step: int | None = None) -> None:
+        os.makedirs(directory, exist_ok=True)
+        now = time.time()
+        self.path = os.path.join(directory, event_file_name(now, suffix))
+        self._fd: int | None = os.open(
+            self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | _O_CLOEXEC, 0o644
+        )
+        first = frame(_wire.file_version_event(now))
+        if purge_step is not None:
+            first += frame(_wire.session_start_event(now, purge_step))
+        self.write(first)
+
+    def write(self, data: bytes | bytearray) -> None:
+        """Append ``data``; raises OSError (disk full, file too large, …)."""
+        if self._fd is None:
+            raise ValueError(f"event file {self.path} is closed")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def check(self) -> None:
+        """Raise if the file was deleted under us: writes would then vanish silently."""
+        if self._fd is not None and os.fstat(self._fd).st_nlink == 0:
+            raise FileNotFoundError(f"event file {self.path} was deleted while tblog was writing it")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def abandon(self) -> None:
+        """Forget the file without touching it (a forked child's copy belongs to the parent)."""
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
