@@ -44,10 +44,12 @@ def _framework(value: Any) -> str:
 def _numeric_kind(dtype: Any) -> str:
     """NumPy dtype kind ('b', 'i', 'u', 'f', 'c', …) of a NumPy/torch/JAX dtype, or '?'."""
     try:
-        return np.dtype(dtype).kind
+        kind = np.dtype(dtype).kind
     except TypeError:
-        pass
-    name = str(dtype).rpartition(".")[2]  # torch.float32 -> float32
+        kind = "?"
+    if kind not in "V?":
+        return kind
+    name = str(dtype).rpartition(".")[2]  # torch.float32 -> float32; ml_dtypes' bfloat16 is 'V'  # torch.float32 -> float32
     if name.startswith(("float", "bfloat", "half", "double")):
         return "f"
     if name.startswith(("int", "long", "short")):

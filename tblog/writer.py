@@ -23,6 +23,7 @@ from tblog.summary import _wire
 from tblog.summary.text import text_value
 
 _time = time.time
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def default_log_dir(comment: str = "") -> str:
@@ -119,7 +120,10 @@ class SummaryWriter:
             _convert.tag(tag)
         if type(scalar_value) is not float:
             scalar_value = _convert.scalar(scalar_value)
-        step = global_step if type(global_step) is int else _convert.step(global_step)
+        if type(global_step) is int and _INT64_MIN <= global_step <= _INT64_MAX:
+            step = global_step
+        else:
+            step = _convert.step(global_step)
         wall = _time() if walltime is None else _convert.walltime(walltime)
         if new_style:
             payload = (tag, scalar_value, step, wall, True, bool(double_precision))

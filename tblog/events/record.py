@@ -12,8 +12,11 @@ The mask makes a CRC of data that itself contains CRCs less likely to collide.
 
 from __future__ import annotations
 
+import os
 import struct
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, Literal
 
 from crc32c import crc32c
 
@@ -61,3 +64,72 @@ def frame_into(out: bytearray, payloads: Iterable[bytes]) -> None:
         out += header
         out += payload
         out += pack_u32((((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
+
+
+class CorruptRecordError(ValueError):
+    """A record whose CRC does not match its bytes."""
+
+
+class CorruptRecordWarning(UserWarning):
+    """A corrupted record was skipped while reading an event file."""
+
+
+OnCorrupt = Literal["warn", "raise", "skip"]
+
+
+def read_records(
+    stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn"
+) -> Iterator[bytes]:
+    """Yield the payloads of the records in ``stream``, checking both CRCs.
+
+    A truncated final record (a file still being written, or cut by a crash) ends the
+    iteration quietly. A corrupted record is reported according to ``on_corrupt``: a bad
+    payload CRC skips that one record; a bad length CRC ends the file, since nothing after
+    it can be trusted. A length is never used before its CRC checks out, and never beyond
+    the end of the file, so a damaged file cannot make the reader allocate unbounded memory.
+    """
+    size = _stream_size(stream)
+    offset = 0
+    while True:
+        header = stream.read(HEADER_SIZE)
+        if len(header) < HEADER_SIZE:
+            return  # end of file, or a truncated header
+        (length,) = _U64.unpack_from(header)
+        (length_crc,) = _U32.unpack_from(header, 8)
+        if masked_crc32c(header[:8]) != length_crc:
+            _corrupt(on_corrupt, f"{name}: corrupted record length at byte {offset}; "
+                     "the rest of the file is skipped")
+            return
+        if size is not None and offset + HEADER_SIZE + length + FOOTER_SIZE > size:
+            return  # truncated payload
+        payload = stream.read(length)
+        footer = stream.read(FOOTER_SIZE)
+        if len(payload) < length or len(footer) < FOOTER_SIZE:
+            return
+        if masked_crc32c(payload) != _U32.unpack(footer)[0]:
+            _corrupt(on_corrupt, f"{name}: corrupted record at byte {offset} "
+                     f"({length} bytes) skipped")
+        else:
+            yield payload
+        offset += HEADER_SIZE + length + FOOTER_SIZE
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        position = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(position)
+        return end
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _corrupt(on_corrupt: OnCorrupt, message: str) -> None:
+    if on_corrupt == "raise":
+        raise CorruptRecordError(message)
+    if on_corrupt == "warn":
+        warnings.warn(message, CorruptRecordWarning, stacklevel=3)
