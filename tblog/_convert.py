@@ -49,7 +49,7 @@ def _numeric_kind(dtype: Any) -> str:
         kind = "?"
     if kind not in "V?":
         return kind
-    name = str(dtype).rpartition(".")[2]  # torch.float32 -> float32; ml_dtypes' bfloat16 is 'V'  # torch.float32 -> float32
+    name = str(dtype).rpartition(".")[2]  # torch.float32 -> float32; ml_dtypes' bfloat16 is 'V'
     if name.startswith(("float", "bfloat", "half", "double")):
         return "f"
     if name.startswith(("int", "long", "short")):
