@@ -1,0 +1,101 @@
+"""Shared test set-up.
+
+Markers (registered in pyproject.toml, enforced with --strict-markers):
+
+* ``framework``   — needs torch, jax or keras. The core runs use ``-m "not framework"``.
+* ``tensorboard`` — reads back with the ``tensorboard`` or ``tensorboardX`` package. Deselected
+  in the run at the oldest supported protobuf. Any test that asks for the ``event_accumulator``
+  fixture gets this marker automatically. Import tensorboard inside the test or fixture (or
+  ``pytest.importorskip`` it), never unguarded at module top: the module must still be
+  collectable where tensorboard is not installed.
+* ``slow``        — takes more than a few seconds; still runs in ``tests/run.sh``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_TENSORBOARD_FIXTURES = {"event_accumulator"}
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Show the versions that differ between the runs of tests/run.sh."""
+    try:
+        from google.protobuf.internal import api_implementation
+
+        impl = api_implementation.Type()
+    except ImportError:
+        impl = "?"
+    deps = ", ".join(
+        f"{d} {_version(d)}"
+        for d in ("numpy", "crc32c", "tensorboard", "tensorboardX", "torch", "jax", "keras")
+    )
+    return [
+        f"tblog: python {sys.version.split()[0]}, protobuf {_version('protobuf')} ({impl})",
+        f"tblog: {deps}",
+    ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests that read back with tensorboard, before ``-m`` deselects by marker."""
+    for item in items:
+        if _TENSORBOARD_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.tensorboard)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With TBLOG_FAIL_IF_NONE_PASSED=1 (set by tests/run.sh), a run where no test passed fails."""
+    if os.environ.get("TBLOG_FAIL_IF_NONE_PASSED") != "1" or exitstatus != 0:
+        return
+    if session.config.option.collectonly:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    passed = len(reporter.stats.get("passed", [])) if reporter is not None else 0
+    if passed == 0:
+        if reporter is not None:
+            reporter.write_line("tblog: no test passed in this run; failing it", red=True)
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+@pytest.fixture
+def event_accumulator() -> Callable[[str | os.PathLike[str]], Any]:
+    """Load a run directory with TensorBoard's own EventAccumulator, keeping every event.
+
+    ``acc = event_accumulator(path)``; then ``acc.Scalars(tag)``, ``acc.Tensors(tag)``, …
+    """
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    def load(path: str | os.PathLike[str]) -> Any:
+        acc = ea.EventAccumulator(
+            os.fspath(path),
+            size_guidance={
+                ea.COMPRESSED_HISTOGRAMS: 0,
+                ea.IMAGES: 0,
+                ea.AUDIO: 0,
+                ea.SCALARS: 0,
+                ea.HISTOGRAMS: 0,
+                ea.TENSORS: 0,
+            },
+        )
+        acc.Reload()
+        return acc
+
+    return load
