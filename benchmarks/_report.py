@@ -46,12 +46,9 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
         f" load average at start {', '.join(f'{x:.2f}' for x in info['loadavg_start'])}"
     )
     add(f"- OS: {info['os']}; Python {info['python']}")
-    add(
-        "- Packages: "
-        + ", ".join(f"{k} {v or 'not installed'}" for k, v in info["packages"].items())
-    )
+    add("- Packages: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in info["packages"].items()))
     if info.get("git_commit"):
-        add(f"- tblog git commit: {info['git_commit']}")
+        add(f"- git HEAD: {info['git_commit']}")
     add("")
     add("## Throughput")
     add("")
@@ -73,9 +70,7 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
             label = _writer_label(wl, w)
             if c["status"] != "ok":
                 add(
-                    f"| {wl} | {label} | **FAILED** ({c['passed']}/{c['repeats']} passed)"
-                    + " | —" * 9
-                    + " |"
+                    f"| {wl} | {label} | **FAILED** ({c['passed']}/{c['repeats']} passed)" + " | —" * 9 + " |"
                 )
                 failures.append((wl, w, c.get("reasons", [])))
                 continue
@@ -111,10 +106,7 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
             " Median over repeats of each run's statistic."
         )
         add("")
-        add(
-            "| writer | status | median µs/call | p99 µs/call | max µs/call | close() ms"
-            " | loop wall s |"
-        )
+        add("| writer | status | median µs/call | p99 µs/call | max µs/call | close() ms | loop wall s |")
         add("|---|---|--:|--:|--:|--:|--:|")
         for w, c in summary["train"].items():
             if c["status"] != "ok":
@@ -162,10 +154,7 @@ def plot(path: str, summary: dict, writers: list[str]) -> None:
     width = 0.8 / max(1, len(writers))
     fig, ax = plt.subplots(figsize=(2.2 + 2.0 * len(workloads), 4.5))
     ok_vals = [
-        summary[wl][w]["e2e_ops_s"]
-        for wl in workloads
-        for w in writers
-        if summary[wl][w]["status"] == "ok"
+        summary[wl][w]["e2e_ops_s"] for wl in workloads for w in writers if summary[wl][w]["status"] == "ok"
     ]
     ymin = 10.0 ** math.floor(math.log10(min(ok_vals))) if ok_vals else 1.0
     ymax = max(ok_vals, default=10.0)
@@ -202,9 +191,7 @@ def plot(path: str, summary: dict, writers: list[str]) -> None:
     ax.set_yscale("log")
     ax.set_ylim(ymin, ymax * 8)
     ax.set_xticks(range(len(workloads)))
-    ax.set_xticklabels(
-        [f"{wl}\n({WORKLOADS[wl].unit.split(' (')[0]}s)" for wl in workloads], fontsize=8
-    )
+    ax.set_xticklabels([f"{wl}\n({WORKLOADS[wl].unit.split(' (')[0]}s)" for wl in workloads], fontsize=8)
     ax.set_ylabel("end-to-end ops/s (loop + close), log scale")
     ax.set_title("Write throughput, higher is better (log workload: peers emulate with add_scalar)")
     ax.title.set_fontsize(9)

@@ -40,9 +40,7 @@ def count_records(path: str) -> int:
             (length,) = struct.unpack("<Q", header)
             pos += 8 + 4 + length + 4
             if pos > size:
-                raise ValueError(
-                    f"{os.path.basename(path)}: truncated record ending at {pos} > {size}"
-                )
+                raise ValueError(f"{os.path.basename(path)}: truncated record ending at {pos} > {size}")
             f.seek(pos)
             n += 1
     return n
@@ -146,11 +144,7 @@ def verify(logdir: str, workload: str, n: int) -> tuple[bool, str, dict[str, int
                         counts,
                     )
                 if got_steps != want_steps:
-                    i = next(
-                        i
-                        for i, (a, b) in enumerate(zip(got_steps, want_steps, strict=True))
-                        if a != b
-                    )
+                    i = next(i for i, (a, b) in enumerate(zip(got_steps, want_steps, strict=True)) if a != b)
                     return (
                         False,
                         f"tag {tag!r} point {i}: step {got_steps[i]}, expected {want_steps[i]}",

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -45,6 +46,14 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def _git(*args: str) -> str | None:
+    try:
+        p = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return p.stdout.strip() or None if p.returncode == 0 else None
+
+
 def machine_info(python: str) -> dict:
     cpu = platform.processor() or "unknown"
     try:
@@ -61,18 +70,9 @@ def machine_info(python: str) -> dict:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain", "--", "tblog", "adapters", "pyproject.toml"):
+        commit += " + uncommitted changes in tblog/"
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -138,16 +138,12 @@ def check_writer(python: str, writer: str) -> str | None:
 
 
 def run_child(python: str, writer: str, workload: str, n: int, logdir: str, tmp: str) -> dict:
-    result_path = os.path.join(
-        tmp, f"result-{writer}-{workload}-{os.getpid()}-{time.monotonic_ns()}.json"
-    )
+    result_path = os.path.join(tmp, f"result-{writer}-{workload}-{os.getpid()}-{time.monotonic_ns()}.json")
     cmd = [python, os.path.join(HERE, "_child.py"), writer, workload, str(n), logdir, result_path]
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     try:
-        p = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=CHILD_TIMEOUT_S
-        )
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=CHILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"timed out after {CHILD_TIMEOUT_S}s"}
     try:
@@ -221,28 +217,18 @@ def aggregate(runs: list[dict], writers: list[str], workloads: list[str]) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repeat, 1/10 sizes (smoke test)")
-    ap.add_argument(
-        "--writers", default=",".join(ALL_WRITERS), help="comma list of tblog,tensorboardX,torch"
-    )
-    ap.add_argument(
-        "--workloads", default=",".join(WORKLOADS), help="comma list of " + ",".join(WORKLOADS)
-    )
+    ap.add_argument("--writers", default=",".join(ALL_WRITERS), help="comma list of tblog,tensorboardX,torch")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list of " + ",".join(WORKLOADS))
     ap.add_argument(
         "--repeats",
         type=int,
         default=None,
         help="runs per cell, median reported (default 3; 1 with --quick)",
     )
-    ap.add_argument(
-        "--out", default=os.path.join(HERE, "results"), help="where results.md/json/png go"
-    )
-    ap.add_argument(
-        "--workdir", default=None, help="where log dirs are written (default: a temp dir)"
-    )
+    ap.add_argument("--out", default=os.path.join(HERE, "results"), help="where results.md/json/png go")
+    ap.add_argument("--workdir", default=None, help="where log dirs are written (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the log dirs")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the child runs")
     args = ap.parse_args(argv)
@@ -263,10 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     info = machine_info(python)
-    log(
-        f"{info['cpu']}, {info['cores']} cores, Python {info['python']},"
-        f" load {info['loadavg_start']}"
-    )
+    log(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, load {info['loadavg_start']}")
 
     unavailable = {}
     for w in writers:
@@ -300,17 +283,19 @@ def main(argv: list[str] | None = None) -> int:
                     s = (res["loop_ns"] + res["close_ns"]) / 1e9
                     ops = n * WORKLOADS[wl].ops_per_iter
                     log(
-                        f"[{k}/{total}] {wl:6} {w:12} rep {rep}:"
-                        f" loop+close {s:7.2f}s  {ops / s:12,.0f} ops/s"
+                        f"[{k}/{total}] {wl:6} {w:12} rep {rep}: loop+close {s:7.2f}s  {ops / s:12,.0f} ops/s"
                     )
                 else:
                     log(f"[{k}/{total}] {wl:6} {w:12} rep {rep}: ERROR {res.get('error')}")
 
-    log("verifying every log dir with EventAccumulator")
-    for res in runs:
-        if not res.get("ok"):
-            continue
-        ok, msg, counts = verify(res["logdir"], res["workload"], res["n"])
+    # Nothing is timed any more, so the reads may use every core.
+    to_check = [res for res in runs if res.get("ok")]
+    n_workers = max(1, min(len(to_check), os.cpu_count() or 1))
+    log(f"verifying {len(to_check)} log dirs with EventAccumulator ({n_workers} processes)")
+    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        futures = [pool.submit(verify, r["logdir"], r["workload"], r["n"]) for r in to_check]
+        checks = [f.result() for f in futures]
+    for res, (ok, msg, counts) in zip(to_check, checks, strict=True):
         res["verify"] = {"ok": ok, "message": msg}
         res["files"] = counts
         if not ok:
@@ -330,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": repeats,
         "writers": writers,
         "workloads": {
-            wl: {**WORKLOADS[wl].__dict__, "size": WORKLOADS[wl].size(args.quick)}
-            for wl in workloads
+            wl: {**WORKLOADS[wl].__dict__, "size": WORKLOADS[wl].size(args.quick)} for wl in workloads
         },
         "elapsed_s": elapsed,
     }
@@ -339,9 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         res.pop("round_ns", None)
         if res.get("ok"):
             res.pop("traceback", None)
-    paths = write_reports(
-        args.out, info=info, config=config, imports=imports, summary=summary, runs=runs
-    )
+    paths = write_reports(args.out, info=info, config=config, imports=imports, summary=summary, runs=runs)
     log(f"done in {elapsed:.0f}s: " + ", ".join(paths))
     failed = [(wl, w) for wl in summary for w, c in summary[wl].items() if c["status"] != "ok"]
     if failed:
