@@ -93,10 +93,9 @@ class AsyncWriter:
         with self._space:
             # One item larger than the whole budget still goes through, alone.
             while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
-                self._wake.set()
-                self._space.wait(_JOIN_POLL_SECS)
-                self._raise_if_dead()
+                self._wait_for_space()
             self._pending_bytes += nbytes
+            self._others_queued += 1
             self.queue.append((kind, run, payload, nbytes))
         if len(self.queue) >= self._wake_at:
             self._kick()
@@ -109,7 +108,7 @@ class AsyncWriter:
         if not self.ready:
             self._ensure_ready()
         done = threading.Event()
-        self.queue.append((_BARRIER, "", done, 0))
+        self.put(_BARRIER, "", done, 0)
         self._wake.set()
         while not done.wait(_JOIN_POLL_SECS):
             self._raise_if_dead()
@@ -155,9 +154,17 @@ class AsyncWriter:
         if len(self.queue) >= self._max_events:
             with self._space:
                 while len(self.queue) >= self._max_events:
-                    self._wake.set()
-                    self._space.wait(_JOIN_POLL_SECS)
-                    self._raise_if_dead()
+                    self._wait_for_space()
+
+    def _wait_for_space(self) -> None:
+        """Block (holding ``_space``) until the thread has written a batch."""
+        self._wake.set()
+        self._waiting_producers += 1
+        try:
+            self._space.wait(_JOIN_POLL_SECS)
+        finally:
+            self._waiting_producers -= 1
+        self._raise_if_dead()
 
     def _ensure_ready(self) -> None:
         """Raise a background error, or (re)open after close(), a failure or a fork."""
@@ -197,6 +204,8 @@ class AsyncWriter:
         self._closing = False
         self._detached = False
         self._pending_bytes = 0
+        self._others_queued = 0  # queued items that are not hot-path scalars
+        self._waiting_producers = 0
 
     def _open(self) -> None:
         self._files = {"": EventFile(self.log_dir, self._suffix, self._purge_step)}
@@ -258,6 +267,7 @@ class AsyncWriter:
         self.ready = False
         with self._space:
             self._pending_bytes = 0
+            self._others_queued = 0
             self._space.notify_all()
 
     def _report(self, exc: BaseException) -> None:
@@ -268,18 +278,34 @@ class AsyncWriter:
     def _write_batch(self) -> None:
         """Encode, frame and write up to _BATCH_ITEMS queued items."""
         queue = self.queue
+        count = min(len(queue), _BATCH_ITEMS)
+        # Read after ``count``: an item of another kind among the first ``count`` items was
+        # counted before it was appended, hence before ``count`` was taken.
+        others_queued = self._others_queued
+        popleft = queue.popleft
+        items = [popleft() for _ in range(count)]
         buffers: dict[str, bytearray] = {"": bytearray()}
-        scalars: list[tuple[str, Any, int, float]] = []
-        nbytes = 0
-        for _ in range(min(len(queue), _BATCH_ITEMS)):
-            item = queue.popleft()
+        if not others_queued:  # the hot path: nothing but legacy scalars
+            self._frame_scalars(items, buffers[""])
+            self._write_buffers(buffers)
+        else:
+            self._write_mixed(items, buffers)
+        if self._waiting_producers:
+            with self._space:
+                self._space.notify_all()
+
+    def _write_mixed(self, items: list[tuple[Any, ...]], buffers: dict[str, bytearray]) -> None:
+        scalars: list[tuple[Any, ...]] = []
+        others = nbytes = 0
+        for item in items:
             if type(item[0]) is str:
-                scalars.append(item)  # type: ignore[arg-type]
+                scalars.append(item)
                 continue
             if scalars:
                 self._frame_scalars(scalars, buffers[""])
                 scalars = []
             kind, run, payload, size = item
+            others += 1
             nbytes += size
             if kind == _BARRIER:
                 self._write_buffers(buffers)
@@ -298,8 +324,8 @@ class AsyncWriter:
             self._frame_scalars(scalars, buffers[""])
         self._write_buffers(buffers)
         with self._space:
+            self._others_queued -= others
             self._pending_bytes -= nbytes
-            self._space.notify_all()
 
     def _encode(self, kind: int, payload: Any) -> bytes:
         if kind == BYTES:
@@ -310,7 +336,7 @@ class AsyncWriter:
             return self._encoder.multi_event(*payload)
         raise ValueError(f"unknown queue item kind {kind!r}")
 
-    def _frame_scalars(self, scalars: list[tuple[str, Any, int, float]], out: bytearray) -> None:
+    def _frame_scalars(self, scalars: list[tuple[Any, ...]], out: bytearray) -> None:
         try:
             frame_into(out, self._encoder.legacy_events(scalars))
         except Exception:  # one unreadable device value: encode one by one, skip the bad ones

@@ -115,7 +115,7 @@ class ScalarEventEncoder:
         for tag, value, step, wall_time in items:
             prefix = prefixes.get(tag)
             if prefix is None:
-                prefix = self._legacy_prefix(tag)
+                prefix = self.legacy_prefix(tag)
             step_field = steps.get(step)
             if step_field is None:
                 step_field = self.step_field(step)
@@ -127,10 +127,13 @@ class ScalarEventEncoder:
             append(head + step_field + prefix + number)
         return out
 
-    def _legacy_prefix(self, tag: str) -> bytes:
-        if len(self._legacy) >= self._MAX_TAGS:
-            self._legacy.clear()
-        prefix = self._legacy[tag] = _event_layout(tag, False, False).prefix
+    def legacy_prefix(self, tag: str) -> bytes:
+        """Everything of a legacy scalar Event after wall time and step, but the float32."""
+        prefix = self._legacy.get(tag)
+        if prefix is None:
+            if len(self._legacy) >= self._MAX_TAGS:
+                self._legacy.clear()
+            prefix = self._legacy[tag] = _event_layout(tag, False, False).prefix
         return prefix
 
     def event(
