@@ -76,7 +76,7 @@ def scalar(value: Any, name: str = "scalar_value") -> Any:
             return float(value)
         except OverflowError:
             raise ValueError(f"{name} is too large for a float: {describe(value)}") from None
-    if isinstance(value, np.generic) or isinstance(value, np.ndarray):
+    if isinstance(value, (np.generic, np.ndarray)):
         return _numpy_scalar(np.asarray(value), name, value)
     framework = _framework(value)
     if framework == "torch" and hasattr(value, "numel"):

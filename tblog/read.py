@@ -38,7 +38,7 @@ def event_files(path: str | os.PathLike[str]) -> list[str]:
         return [path]
     if not os.path.isdir(path):
         raise FileNotFoundError(f"no event file or directory at {path!r}")
-    found = []
+    found: list[str] = []
     for directory, _, names in os.walk(path):
         found.extend(os.path.join(directory, n) for n in names if FILE_PREFIX.rstrip(".") in n)
     return sorted(found, key=lambda f: (os.path.dirname(f), os.path.basename(f)))
@@ -159,10 +159,9 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     if tensor.tensor_content:
         return np.frombuffer(tensor.tensor_content, dtype=dtype).reshape(shape)
     values = getattr(tensor, field)
-    if dtype == "<f2":  # half_val holds the raw 16-bit patterns
-        array = np.array(values, dtype="<u2").view("<f2")
-    else:
-        array = np.array(values, dtype=dtype)
+    # half_val holds the raw 16-bit patterns of float16 values
+    raw = np.array(values, dtype="<u2").view("<f2") if dtype == "<f2" else None
+    array = raw if raw is not None else np.array(values, dtype=dtype)
     if array.size == count:
         return array.reshape(shape)
     if array.size == 1:  # protobuf's shorthand: one value fills the tensor

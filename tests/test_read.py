@@ -67,7 +67,8 @@ def test_corrupted_payload_is_reported_and_skipped() -> None:
     broken = bytearray(records[2])
     broken[20] ^= 0xFF
     data = records[0] + records[1] + bytes(broken) + records[3]
-    with pytest.warns(CorruptRecordWarning, match=rf"corrupted record at byte {len(records[0]) + len(records[1])}"):
+    offset = len(records[0]) + len(records[1])
+    with pytest.warns(CorruptRecordWarning, match=rf"corrupted record at byte {offset}"):
         assert _records(data) == [PAYLOADS[0], PAYLOADS[1], PAYLOADS[3]]
     with pytest.raises(CorruptRecordError):
         _records(data, on_corrupt="raise")
@@ -100,7 +101,7 @@ def test_reads_tblog_and_tensorboardx_files(tmp_path: Path) -> None:
     tbx.close()
     table = read.scalars(tmp_path, dataframe=False)
     assert set(table) == {"run", "tag", "step", "wall_time", "value"}
-    rows = sorted(zip(table["run"], table["tag"], table["step"], table["value"]))
+    rows = sorted(zip(table["run"], table["tag"], table["step"], table["value"], strict=True))
     expected = sorted(
         [("tblog", "a", s, s * 0.5) for s in range(5)]
         + [("tblog", "b", s, s * 0.25) for s in range(5)]
@@ -122,7 +123,7 @@ def test_reads_torch_files(tmp_path: Path) -> None:
         writer.add_scalar("new", step + 0.25, step, new_style=True)
     writer.close()
     table = read.scalars(tmp_path, dataframe=False)
-    got = sorted(zip(table["run"], table["tag"], table["step"], table["value"]))
+    got = sorted(zip(table["run"], table["tag"], table["step"], table["value"], strict=True))
     assert got == sorted(
         [(".", "old", s, s + 0.5) for s in range(3)] + [(".", "new", s, s + 0.25) for s in range(3)]
     )

@@ -37,7 +37,7 @@ def test_add_scalar_values_steps_and_walltimes_round_trip(tmp_path: Path, event_
     points = event_accumulator(tmp_path).Scalars("x")
     assert [p.step for p in points] == [i * 7 - 3 for i in range(len(values))]
     assert [p.wall_time for p in points] == [1.7e9 + i * 0.25 for i in range(len(values))]
-    for point, value in zip(points, values):
+    for point, value in zip(points, values, strict=True):
         if math.isnan(value):
             assert math.isnan(point.value)
         else:

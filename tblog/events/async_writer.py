@@ -46,6 +46,16 @@ _JOIN_POLL_SECS = 0.05
 class AsyncWriter:
     """Owns the event files of one run directory and the thread that writes them."""
 
+    # Shared with the thread; (re)set by _new_sync_state() after a fork.
+    _space: threading.Condition
+    _wake: threading.Event
+    _woken: bool  # _wake was set and the thread has not yet taken it
+    _closing: bool
+    _detached: bool  # close_soon(): the thread closes the files itself
+    _pending_bytes: int
+    _others_queued: int
+    _waiting_producers: int
+
     def __init__(
         self,
         log_dir: str,
@@ -329,7 +339,7 @@ class AsyncWriter:
 
     def _encode(self, kind: int, payload: Any) -> bytes:
         if kind == BYTES:
-            return payload  # type: ignore[no-any-return]
+            return payload
         if kind == SCALAR:
             return self._encoder.event(*payload)
         if kind == MULTI_SCALAR:

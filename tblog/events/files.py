@@ -6,6 +6,7 @@ forked child inherits no half-full Python buffer that could be written twice.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -66,9 +67,7 @@ class EventFile:
     def abandon(self) -> None:
         """Forget the file without touching it (a forked child's copy belongs to the parent)."""
         if self._fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = None
 

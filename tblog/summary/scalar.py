@@ -110,7 +110,7 @@ class ScalarEventEncoder:
         steps = self._steps
         pack_wall = _WALL.pack
         pack_f32 = _F32.pack
-        out = []
+        out: list[bytes] = []
         append = out.append
         for tag, value, step, wall_time in items:
             prefix = prefixes.get(tag)
@@ -165,9 +165,9 @@ class ScalarEventEncoder:
             layout = self._multi_layout(tags)
         header, prefixes, packer = layout
         try:
-            body = packer.pack(*[part for pair in zip(prefixes, values) for part in pair])
+            body = packer.pack(*[part for pair in zip(prefixes, values, strict=True) for part in pair])
         except (OverflowError, struct.error):
-            body = b"".join(p + pack_float32(v) for p, v in zip(prefixes, values))
+            body = b"".join(p + pack_float32(v) for p, v in zip(prefixes, values, strict=True))
         head = _WALL.pack(9, wall_time) if wall_time else b""
         return head + self.step_field(step) + header + body
 
