@@ -19,6 +19,10 @@ def _ratio(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}×"
 
 
+def _load(xs: list[float] | None) -> str:
+    return "—" if not xs else " / ".join(f"{x:.2f}" for x in xs)
+
+
 def _spread(cell: dict) -> str:
     if cell["repeats"] < 2:
         return "—"
@@ -43,7 +47,8 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
     )
     add(
         f"- CPU: {info['cpu']}; {info['cores']} cores ({info['cores_usable']} usable);"
-        f" load average at start {', '.join(f'{x:.2f}' for x in info['loadavg_start'])}"
+        f" load average (1/5/15 min) at start {_load(info.get('loadavg_start'))},"
+        f" after the timed runs {_load(info.get('loadavg_end_of_timing'))}"
     )
     add(f"- OS: {info['os']}; Python {info['python']}")
     add("- Packages: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in info["packages"].items()))

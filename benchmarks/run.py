@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     log(f"[{k}/{total}] {wl:6} {w:12} rep {rep}: ERROR {res.get('error')}")
 
+    info["loadavg_end_of_timing"] = os.getloadavg()
     # Nothing is timed any more, so the reads may use every core.
     to_check = [res for res in runs if res.get("ok")]
     n_workers = max(1, min(len(to_check), os.cpu_count() or 1))
