@@ -265,8 +265,12 @@ def view_command(logdir: str) -> str:
     if shutil.which("tensorboard") is not None:
         return f"tensorboard --logdir {logdir}"
     beside = Path(sys.executable).parent / "tensorboard"
-    if beside.exists():
-        return f"{beside} --logdir {logdir}"
+    if beside.exists():  # installed in this venv, which is not activated
+        try:
+            shown = f"./{beside.relative_to(Path.cwd())}"  # e.g. ./.venv/bin/tensorboard
+        except ValueError:
+            shown = str(beside)
+        return f"{shown} --logdir {logdir}"
     return f"pip install tensorboard && tensorboard --logdir {logdir}"
 
 

@@ -9,6 +9,10 @@ Markers (registered in pyproject.toml, enforced with --strict-markers):
   ``pytest.importorskip`` it), never unguarded at module top: the module must still be
   collectable where tensorboard is not installed.
 * ``slow``        — takes more than a few seconds; still runs in ``tests/run.sh``.
+
+A test module that needs an optional package imports it with ``pytest.importorskip`` (so the
+core runs, which lack it, can still collect the module). In the main job of tests/run.sh,
+where everything is installed, such a skip fails the run (TBLOG_NO_IMPORT_SKIPS=1).
 """
 
 from __future__ import annotations
@@ -60,19 +64,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.tensorboard)
 
 
+_import_skips: list[str] = []
+
+
+def _note_import_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    if report.skipped and "could not import" in reason:
+        _import_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_import_skip(report)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_import_skip(report)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With TBLOG_FAIL_IF_NONE_PASSED=1 (set by tests/run.sh), a run where no test passed fails."""
-    if os.environ.get("TBLOG_FAIL_IF_NONE_PASSED") != "1" or exitstatus != 0:
-        return
-    if session.config.option.collectonly:
+    """Two checks that tests/run.sh switches on through the environment.
+
+    TBLOG_FAIL_IF_NONE_PASSED=1: a run in which no test passed fails (exit 5).
+    TBLOG_NO_IMPORT_SKIPS=1 (the main job, where every optional package is installed):
+    a test skipped by ``pytest.importorskip`` fails the run instead of hiding.
+    """
+    if exitstatus != 0 or session.config.option.collectonly:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    passed = len(reporter.stats.get("passed", [])) if reporter is not None else 0
-    if passed == 0:
+
+    def say(line: str) -> None:
         if reporter is not None:
-            reporter.write_line("tblog: no test passed in this run; failing it", red=True)
-        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+            reporter.write("\n")
+            reporter.write_line(line, red=True)
+
+    if os.environ.get("TBLOG_NO_IMPORT_SKIPS") == "1" and _import_skips:
+        for line in _import_skips:
+            say(f"tblog: skipped for a missing import where everything should be installed: {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    if os.environ.get("TBLOG_FAIL_IF_NONE_PASSED") == "1":
+        passed = len(reporter.stats.get("passed", [])) if reporter is not None else 0
+        if passed == 0:
+            say("tblog: no test passed in this run; failing it")
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
 
 @pytest.fixture
