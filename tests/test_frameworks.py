@@ -6,15 +6,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
-import torch.utils.tensorboard
 
 import tblog
 from tblog import _convert
+
+# Skipped where the frameworks are absent (the core runs); tests/run.sh fails the main run on
+# any such skip, so they cannot hide there.
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+torch = pytest.importorskip("torch")
+torch_tensorboard = pytest.importorskip("torch.utils.tensorboard")
 
 pytestmark = pytest.mark.framework
 
@@ -49,7 +52,7 @@ def test_torch_bad_tensors_are_clear_errors(tmp_path: Path) -> None:
 
 def test_add_scalars_matches_torch_directory_names(tmp_path: Path) -> None:
     """The sub-run directories are exactly those torch.utils.tensorboard creates."""
-    theirs = torch.utils.tensorboard.SummaryWriter(os.fspath(tmp_path / "torch"))
+    theirs = torch_tensorboard.SummaryWriter(os.fspath(tmp_path / "torch"))
     ours = tblog.SummaryWriter(tmp_path / "tblog")
     for writer in (theirs, ours):
         writer.add_scalars("a/b", {"x": 1.0, "y/z": 2.0}, 0)
@@ -85,7 +88,7 @@ def test_jax_bad_values_are_clear_errors(tmp_path: Path) -> None:
         writer.add_scalar("x", jnp.zeros(4), 0)
 
     @jax.jit
-    def step(x: jax.Array) -> jax.Array:
+    def step(x: Any) -> Any:
         writer.add_scalar("inside", x, 0)
         return x
 
