@@ -37,7 +37,8 @@ class BackgroundWriteError(RuntimeError):
 BYTES = 0  # payload: an encoded Event
 SCALAR = 1  # payload: (tag, value, step, wall_time, new_style, double_precision)
 MULTI_SCALAR = 2  # payload: (tags, values, step, wall_time), one Event
-_BARRIER = 3  # payload: threading.Event, set when everything before it is in the OS
+DEFERRED = 3  # payload: a callable returning an encoded Event, run on the writer thread
+_BARRIER = 4  # payload: threading.Event, set when everything before it is in the OS
 
 _BATCH_ITEMS = 8192  # items encoded per write, so one drain cannot hold unbounded memory
 _JOIN_POLL_SECS = 0.05
@@ -344,6 +345,8 @@ class AsyncWriter:
             return self._encoder.event(*payload)
         if kind == MULTI_SCALAR:
             return self._encoder.multi_event(*payload)
+        if kind == DEFERRED:
+            return payload()
         raise ValueError(f"unknown queue item kind {kind!r}")
 
     def _frame_scalars(self, scalars: list[tuple[Any, ...]], out: bytearray) -> None:
@@ -394,4 +397,4 @@ atexit.register(_close_all_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-__all__ = ["BYTES", "MULTI_SCALAR", "SCALAR", "AsyncWriter", "BackgroundWriteError"]
+__all__ = ["BYTES", "DEFERRED", "MULTI_SCALAR", "SCALAR", "AsyncWriter", "BackgroundWriteError"]

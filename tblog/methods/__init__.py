@@ -1,0 +1,1 @@
+"""``SummaryWriter``'s ``add_*`` methods: one mixin class per TensorBoard dashboard."""
