@@ -16,7 +16,16 @@ from typing import Any
 
 from tblog import _convert
 from tblog.events.async_writer import AsyncWriter
+from tblog.methods.audio import AudioMethods
+from tblog.methods.custom_scalars import CustomScalarMethods
+from tblog.methods.embeddings import EmbeddingMethods
+from tblog.methods.histograms import HistogramMethods
+from tblog.methods.hparams import HParamsMethods
+from tblog.methods.images import ImageMethods
+from tblog.methods.mesh import MeshMethods
+from tblog.methods.pr_curves import PrCurveMethods
 from tblog.methods.scalars import ScalarMethods
+from tblog.methods.tensors import TensorMethods
 from tblog.methods.text import TextMethods
 
 
@@ -26,7 +35,19 @@ def default_log_dir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(ScalarMethods, TextMethods):
+class SummaryWriter(
+    ScalarMethods,
+    TextMethods,
+    HistogramMethods,
+    ImageMethods,
+    AudioMethods,
+    PrCurveMethods,
+    HParamsMethods,
+    MeshMethods,
+    CustomScalarMethods,
+    EmbeddingMethods,
+    TensorMethods,
+):
     """Writes TensorBoard event files into ``log_dir``, asynchronously.
 
     Args:
