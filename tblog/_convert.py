@@ -154,3 +154,70 @@ def tag(value: Any, name: str = "tag") -> str:
     if not value:
         raise ValueError(f"{name} must not be empty")
     return value
+
+
+# ----- arrays (histograms, images, audio, …) -----------------------------------------------
+
+
+def _is_torch(value: Any) -> bool:
+    return _framework(value) == "torch" and hasattr(value, "numel")
+
+
+def _is_jax(value: Any) -> bool:
+    return _framework(value) in ("jax", "jaxlib") and hasattr(value, "shape")
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of an array-like, read from metadata (never waits for a device)."""
+    if _is_torch(value) or _is_jax(value) or isinstance(value, np.ndarray):
+        return tuple(int(d) for d in value.shape)
+    return np.shape(value)
+
+
+def dtype_kind(value: Any) -> str:
+    """NumPy dtype kind of an array-like ('b', 'i', 'u', 'f', 'c', 'U', 'O', …)."""
+    if _is_torch(value) or _is_jax(value):
+        return _numeric_kind(value.dtype)
+    return np.asarray(value).dtype.kind
+
+
+def snapshot(value: Any, name: str) -> Any:
+    """Freeze an array-like now, for the writer thread to read later, without a host sync.
+
+    NumPy arrays, lists and CPU tensors are copied into a NumPy array (so changing them after
+    the call changes nothing logged); a torch tensor on an accelerator is ``clone()``d on its
+    device; a JAX array is immutable and kept as it is. Use ``array()`` on the result.
+    """
+    if _is_jax(value):
+        if "Tracer" in type(value).__name__:
+            raise TypeError(f"{name} is a traced JAX value (inside jax.jit, vmap or grad)")
+        return value
+    if _is_torch(value):
+        tensor = value.detach()
+        if tensor.device.type == "meta":
+            raise ValueError(f"{name} is a meta tensor with no values; got {describe(value)}")
+        if tensor.device.type != "cpu":
+            return tensor.clone()
+        return _torch_to_numpy(tensor, copy=True)
+    try:
+        return np.array(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like; got {describe(value)}") from exc
+
+
+def array(value: Any, name: str = "value") -> np.ndarray:
+    """A NumPy array of an array-like; reads device values (use on the writer thread)."""
+    if _is_torch(value):
+        return _torch_to_numpy(value.detach(), copy=False)
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like; got {describe(value)}") from exc
+
+
+def _torch_to_numpy(tensor: Any, copy: bool) -> np.ndarray:
+    tensor = tensor.cpu()
+    if str(tensor.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
+        tensor = tensor.float()
+    result = tensor.resolve_conj().resolve_neg().numpy()
+    return result.copy() if copy else result
