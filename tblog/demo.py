@@ -248,9 +248,7 @@ def clear_logdir(logdir: Path) -> None:
     if not logdir.is_dir():
         raise SystemExit(f"--logdir {logdir} exists and is not a directory")
     strangers = [
-        p
-        for p in logdir.rglob("*")
-        if p.is_file() and not p.name.startswith("events.out.tfevents.")
+        p for p in logdir.rglob("*") if p.is_file() and not p.name.startswith("events.out.tfevents.")
     ]
     if strangers:
         raise SystemExit(

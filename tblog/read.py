@@ -169,4 +169,3 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     if array.size == 0:
         return np.zeros(shape, dtype=dtype)
     raise ValueError(f"tensor holds {array.size} values for shape {shape}")
-

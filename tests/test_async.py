@@ -27,7 +27,10 @@ def _run_script(code: str, tmp_path: Path, timeout: float = 120) -> subprocess.C
     env = dict(os.environ, LOGDIR=os.fspath(tmp_path / "run"), PYTHONWARNINGS="ignore")
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -228,7 +231,10 @@ def test_sigkill_leaves_a_readable_file(tmp_path: Path, event_accumulator: Any) 
     """A writer killed with SIGKILL mid-stream leaves a file TensorBoard reads, holding at least
     everything flushed before the kill."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import os, sys, tblog
             writer = tblog.SummaryWriter(os.environ["LOGDIR"], flush_secs=0.05, max_queue=64)
             i = 0
@@ -238,9 +244,11 @@ def test_sigkill_leaves_a_readable_file(tmp_path: Path, event_accumulator: Any) 
                 if i % 2000 == 0:
                     writer.flush()
                     print(i, flush=True)
-            """)],
+            """),
+        ],
         env=dict(os.environ, LOGDIR=os.fspath(tmp_path / "run")),
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     flushed = 0

@@ -47,9 +47,7 @@ def test_demo_prints_how_to_view(demo_run: tuple[Path, str]) -> None:
     assert "tensorboard" in stdout
 
 
-def test_demo_scalars_read_back(
-    demo_run: tuple[Path, str], event_accumulator: Callable[[Path], Any]
-) -> None:
+def test_demo_scalars_read_back(demo_run: tuple[Path, str], event_accumulator: Callable[[Path], Any]) -> None:
     """add_scalar and log() (nested dicts → a/b tags) land at the right steps, and it learns."""
     logdir, _ = demo_run
     acc = event_accumulator(logdir)
@@ -82,9 +80,7 @@ def test_demo_add_scalars_sub_runs(
         assert e.value == pytest.approx(val_loss[e.step], rel=1e-6)
 
 
-def test_demo_text_read_back(
-    demo_run: tuple[Path, str], event_accumulator: Callable[[Path], Any]
-) -> None:
+def test_demo_text_read_back(demo_run: tuple[Path, str], event_accumulator: Callable[[Path], Any]) -> None:
     """add_text writes the config table and a summary under <tag>/text_summary, text plugin."""
     logdir, _ = demo_run
     acc = event_accumulator(logdir)

@@ -35,9 +35,7 @@ def _scalar_event(tag: str, value: float, step: int, wall: float, style: str) ->
             data_class=summary_pb2.DATA_CLASS_SCALAR,
         )
         summary_value = summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)
-    event = event_pb2.Event(
-        wall_time=wall, step=step, summary=summary_pb2.Summary(value=[summary_value])
-    )
+    event = event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=[summary_value]))
     return event.SerializeToString()
 
 
@@ -91,9 +89,7 @@ def test_text_event_matches_protobuf(tag: str, text: str, step: int, wall: float
     """Text summaries (a shape-[1] string tensor under the text plugin) match protobuf."""
     tensor = tensor_pb2.TensorProto(
         dtype=7,
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=1)]
-        ),
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=1)]),
         string_val=[text.encode("utf-8")],
     )
     metadata = summary_pb2.SummaryMetadata(

@@ -110,7 +110,5 @@ def test_torch_tensor_logged_then_modified_in_place_keeps_logged_value(
 
 def test_describe_names_shape_dtype_and_device() -> None:
     """Error descriptions of framework values carry type, shape, dtype and device."""
-    assert _convert.describe(torch.zeros(2, 3)) == (
-        "Tensor of shape (2, 3) and dtype torch.float32 on cpu"
-    )
+    assert _convert.describe(torch.zeros(2, 3)) == ("Tensor of shape (2, 3) and dtype torch.float32 on cpu")
     assert "shape (4,)" in _convert.describe(np.zeros(4))

@@ -29,9 +29,7 @@ def _source_files() -> list[str]:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("needs a git checkout to know which files a clone has")
-    return sorted(
-        name for name in out.decode().split("\0") if name and (REPO_ROOT / name).is_file()
-    )
+    return sorted(name for name in out.decode().split("\0") if name and (REPO_ROOT / name).is_file())
 
 
 @pytest.fixture(scope="module")
@@ -148,11 +146,7 @@ def test_installed_wheel_works_from_neutral_cwd(wheel: Path, tmp_path: Path) -> 
         "-c",
         "import tblog, tblog.adapters; print(tblog.__file__); print(tblog.adapters.__file__)",
     ).stdout.split()
-    site = Path(
-        run(
-            python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-        ).stdout.strip()
-    )
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     assert [Path(p) for p in out] == [
         site / "tblog" / "__init__.py",
         site / "tblog" / "adapters" / "__init__.py",

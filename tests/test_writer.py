@@ -58,8 +58,17 @@ def test_default_walltime_and_step(tmp_path: Path, event_accumulator: Any) -> No
 
 def test_scalar_inputs_of_every_host_kind(tmp_path: Path, event_accumulator: Any) -> None:
     """NumPy scalars, 0-d and one-element arrays, ints and bools are all accepted."""
-    inputs = [np.float16(1.5), np.float64(2.5), np.int64(3), np.array(4.5), np.array([[5.5]]),
-              np.bool_(True), 7, False, np.uint8(9)]
+    inputs = [
+        np.float16(1.5),
+        np.float64(2.5),
+        np.int64(3),
+        np.array(4.5),
+        np.array([[5.5]]),
+        np.bool_(True),
+        7,
+        False,
+        np.uint8(9),
+    ]
     with tblog.SummaryWriter(tmp_path) as writer:
         for step, value in enumerate(inputs):
             writer.add_scalar("v", value, np.int32(step))
@@ -97,9 +106,7 @@ def test_add_scalars_uses_torch_sub_run_layout(tmp_path: Path, event_accumulator
     for key, scale in (("train", 1.0), ("val", 2.0)):
         acc = event_accumulator(tmp_path / f"loss_all_{key}")
         assert acc.Tags()["scalars"] == ["loss/all"]
-        assert [(p.step, p.value) for p in acc.Scalars("loss/all")] == [
-            (s, s * scale) for s in range(20)
-        ]
+        assert [(p.step, p.value) for p in acc.Scalars("loss/all")] == [(s, s * scale) for s in range(20)]
 
 
 def test_log_flattens_nested_metrics_into_one_event(tmp_path: Path, event_accumulator: Any) -> None:
@@ -232,8 +239,12 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize(("method", "args", "error", "message"), BAD_CALLS)
 def test_bad_input_is_a_clear_error_and_loses_nothing(
-    tmp_path: Path, event_accumulator: Any, method: str, args: tuple[Any, ...],
-    error: type[Exception], message: str,
+    tmp_path: Path,
+    event_accumulator: Any,
+    method: str,
+    args: tuple[Any, ...],
+    error: type[Exception],
+    message: str,
 ) -> None:
     """Each bad argument raises an error naming it and what came; the writer goes on intact."""
     writer = tblog.SummaryWriter(tmp_path)

@@ -224,9 +224,7 @@ class AsyncWriter:
         self._closing = False
         self._detached = False
         self._dead = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True)
         self._thread.start()
         self.ready = True
 

@@ -70,4 +70,3 @@ class EventFile:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
-

@@ -77,9 +77,7 @@ class CorruptRecordWarning(UserWarning):
 OnCorrupt = Literal["warn", "raise", "skip"]
 
 
-def read_records(
-    stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn"
-) -> Iterator[bytes]:
+def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn") -> Iterator[bytes]:
     """Yield the payloads of the records in ``stream``, checking both CRCs.
 
     A truncated final record (a file still being written, or cut by a crash) ends the
@@ -97,8 +95,10 @@ def read_records(
         (length,) = _U64.unpack_from(header)
         (length_crc,) = _U32.unpack_from(header, 8)
         if masked_crc32c(header[:8]) != length_crc:
-            _corrupt(on_corrupt, f"{name}: corrupted record length at byte {offset}; "
-                     "the rest of the file is skipped")
+            _corrupt(
+                on_corrupt,
+                f"{name}: corrupted record length at byte {offset}; the rest of the file is skipped",
+            )
             return
         if size is not None and offset + HEADER_SIZE + length + FOOTER_SIZE > size:
             return  # truncated payload
@@ -107,8 +107,7 @@ def read_records(
         if len(payload) < length or len(footer) < FOOTER_SIZE:
             return
         if masked_crc32c(payload) != _U32.unpack(footer)[0]:
-            _corrupt(on_corrupt, f"{name}: corrupted record at byte {offset} "
-                     f"({length} bytes) skipped")
+            _corrupt(on_corrupt, f"{name}: corrupted record at byte {offset} ({length} bytes) skipped")
         else:
             yield payload
         offset += HEADER_SIZE + length + FOOTER_SIZE

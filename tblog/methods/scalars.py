@@ -109,6 +109,7 @@ class ScalarMethods(WriterBase):
 
     # ----- text --------------------------------------------------------------------------
 
+
 def _flatten(metrics: Mapping[str, Any], prefix: str, tags: list[str], values: list[Any]) -> None:
     for key, value in metrics.items():
         if not isinstance(key, str) or not key:
@@ -132,5 +133,3 @@ def _sub_run(name: str) -> str:
             "without empty, '.' or '..' parts"
         )
     return posixpath.join(*parts)
-
-

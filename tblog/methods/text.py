@@ -25,4 +25,3 @@ class TextMethods(WriterBase):
             raise TypeError(f"text_string must be a str; got {_convert.describe(text_string)}")
         step, wall = self._step_and_wall(global_step, walltime)
         self._put_values([text_value(tag + "/text_summary", text_string)], step, wall)
-

@@ -72,9 +72,7 @@ def _pack(layout: _Layout, value: float) -> bytes:
     return layout.pack.pack(value) if layout.pack is _F64 else pack_float32(value)
 
 
-def scalar_value(
-    tag: str, value: float, *, new_style: bool = False, double_precision: bool = False
-) -> bytes:
+def scalar_value(tag: str, value: float, *, new_style: bool = False, double_precision: bool = False) -> bytes:
     """An encoded ``Summary.Value`` holding one scalar."""
     layout = _value_layout(tag, new_style, double_precision)
     return layout.prefix + _pack(layout, value) + layout.suffix
@@ -156,9 +154,7 @@ class ScalarEventEncoder:
         head = _WALL.pack(9, wall_time) if wall_time else b""
         return head + self.step_field(step) + layout.prefix + number + layout.suffix
 
-    def multi_event(
-        self, tags: tuple[str, ...], values: list[float], step: int, wall_time: float
-    ) -> bytes:
+    def multi_event(self, tags: tuple[str, ...], values: list[float], step: int, wall_time: float) -> bytes:
         """One Event whose Summary holds a legacy scalar per tag (``writer.log``)."""
         layout = self._multi.get(tags)
         if layout is None:
