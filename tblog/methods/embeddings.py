@@ -2,8 +2,146 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from tblog import _convert
 from tblog.methods._base import WriterBase
+
+# One lock for every writer of this process: two writers may share a log directory, and the
+# config file is read, merged and replaced under it. Re-created in a forked child, in case
+# another thread of the parent held it at the fork.
+_config_lock = threading.Lock()
+_tmp_counter = itertools.count()
+
+
+def _after_fork_in_child() -> None:
+    global _config_lock
+    _config_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class EmbeddingMethods(WriterBase):
-    """(methods land with issue 3)"""
+    """Points in a high-dimensional space, shown by the Projector with PCA, t-SNE or UMAP."""
+
+    def add_embedding(
+        self,
+        mat: Any,
+        metadata: Any = None,
+        label_img: Any = None,
+        global_step: Any = None,
+        tag: str = "default",
+        metadata_header: Sequence[Any] | None = None,
+    ) -> None:
+        """Save an embedding for the Projector, in torch's layout (files, not events).
+
+        Args:
+            mat: [N, D] matrix, one row per point (NumPy, torch or JAX; finite real numbers).
+            metadata: optional labels, one per point (each is ``str()``-ed); with
+                ``metadata_header``, one row of values per point, one value per column.
+            label_img: optional [N, C, H, W] thumbnails (C = 1, 3 or 4; float in [0, 1] or
+                integers in [0, 255]), tiled into ``sprite.png``.
+            global_step: the step; part of the directory and of the name (``<tag>:<step:05>``).
+            tag: the embedding's name. It is escaped into one directory name as torch does;
+                a tag that reads as a path leaving the log directory (``../x``, ``/abs``) is
+                refused with a ValueError.
+            metadata_header: column names for multi-column metadata (at least two).
+
+        Writes ``<log_dir>/<step:05>/<tag>/{tensors,metadata}.tsv`` and ``sprite.png``, and
+        adds the embedding to ``<log_dir>/projector_config.pbtxt``, keeping the entries of
+        earlier calls and other writers (an entry with the same tag and step is replaced).
+        Every file is replaced atomically. Unlike the ``add_*`` methods that log events, this
+        runs in the caller's thread: device values are read here, and the files are complete
+        when it returns.
+        """
+        # Imported here: the config uses protobuf, which ``import tblog`` does not load.
+        from tblog.summary import projector
+
+        step = _convert.step(global_step)
+        _convert.tag(tag)
+        subdir = projector.embedding_dir(tag, step)
+        mat_shape = _array_shape(mat, "mat", "[N, D]")
+        if len(mat_shape) != 2:
+            raise ValueError(f"mat must be 2-D [N, D] (one row per point); got {_convert.describe(mat)}")
+        num_points = mat_shape[0]
+        if _convert.dtype_kind(mat) not in "biuf":
+            raise TypeError(f"mat must hold real numbers; got {_convert.describe(mat)}")
+        if label_img is not None:
+            projector.check_label_img_shape(_array_shape(label_img, "label_img", "[N, C, H, W]"), num_points)
+        if metadata_header is not None and metadata is None:
+            raise ValueError("metadata_header was given without metadata")
+
+        tensors = projector.tensors_tsv(_convert.array(mat, "mat"))
+        labels = None
+        if metadata is not None:
+            if hasattr(metadata, "shape") and hasattr(metadata, "dtype"):  # NumPy, torch, JAX
+                metadata = _convert.array(metadata, "metadata")
+            labels = projector.metadata_tsv(metadata, num_points, metadata_header)
+        sprite = None
+        sprite_dim = None
+        if label_img is not None:
+            sprite, sprite_dim = projector.sprite_png(_convert.array(label_img, "label_img"))
+        info = projector.embedding_info(tag, step, (num_points, mat_shape[1]), labels is not None, sprite_dim)
+
+        log_dir = os.fspath(self.log_dir)
+        config_path = os.path.join(log_dir, projector.CONFIG_FILE)
+        target = os.path.normpath(os.path.join(log_dir, subdir))
+        if os.path.commonpath([os.path.abspath(log_dir), os.path.abspath(target)]) != os.path.abspath(
+            log_dir
+        ):
+            raise ValueError(f"tag {tag!r}: the embedding directory would leave the log directory")
+        with _config_lock:
+            existing = None
+            if os.path.exists(config_path):
+                with open(config_path, encoding="utf-8") as f:
+                    existing = f.read()
+            try:
+                config = projector.merged_config(existing, info)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{config_path} exists but could not be read ({exc}); not overwriting it"
+                ) from exc
+            os.makedirs(target, exist_ok=True)
+            files = {
+                projector.TENSORS_FILE: tensors,
+                projector.METADATA_FILE: labels,
+                projector.SPRITE_FILE: sprite,
+            }
+            for name, content in files.items():
+                path = os.path.join(target, name)
+                if content is not None:
+                    _write_atomic(path, content)
+                elif os.path.isfile(path):  # left by an earlier call with the same tag and step
+                    os.remove(path)
+            _write_atomic(config_path, config.encode("utf-8"))
+
+
+def _array_shape(value: Any, name: str, layout: str) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a {layout} array; got {_convert.describe(value)}")
+    try:
+        return _convert.shape_of(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a {layout} array; got {_convert.describe(value)}") from exc
+
+
+def _write_atomic(path: str, content: bytes) -> None:
+    """Write ``content`` to a new file beside ``path``, then rename it over ``path``."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_tmp_counter)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
