@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import tblog
 from tblog.events.async_writer import BackgroundWriteError
-from tblog.proto import summary_pb2
+from tblog.proto import event_pb2, summary_pb2
+from tblog.summary import _wire
 from tblog.summary import histogram as H
 
 EDGES = H.tensorflow_edges()
@@ -148,13 +149,17 @@ def test_int_bool_and_any_shape() -> None:
 
 
 def test_histo_bytes_equal_protobuf() -> None:
-    """The hand-encoded Summary.Value is what protobuf serializes for the same message."""
+    """The hand-encoded Summary.Value and Event are what protobuf serializes for them."""
     value = H.histogram_value("a/b", np.array([-1.5, 0.0, 2.0, 2.0]))
     message = summary_pb2.Summary.Value.FromString(value)
     assert message.SerializeToString() == value
     assert message.metadata.plugin_data.plugin_name == "histograms"
     raw = H.histogram_raw_value("r", -0.0, 0.0, 0, 0, 0, np.array([1.0]), np.array([0.0]))
     assert summary_pb2.Summary.Value.FromString(raw).SerializeToString() == raw
+    for wall, step in ((0.0, 0), (12.5, 3), (1.0, -(2**63))):
+        event = H.histogram_event(wall, step, "a/b", np.array([-1.5, 0.0, 2.0, 2.0]))
+        assert event == _wire.event(wall, step, _wire.summary([value]))
+        assert event_pb2.Event.FromString(event).SerializeToString() == event
 
 
 def test_builder_errors() -> None:

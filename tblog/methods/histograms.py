@@ -62,8 +62,7 @@ class HistogramMethods(WriterBase):
                 raise _histogram.nonfinite_error("values", bad, snap.size)
 
         def encode() -> bytes:
-            value = _histogram.histogram_value(tag, _convert.array(snap, "values"), bins, max_bins)
-            return _wire.event(wall, step, _wire.summary([value]))
+            return _histogram.histogram_event(wall, step, tag, _convert.array(snap, "values"), bins, max_bins)
 
         self._put_deferred(encode, int(getattr(snap, "nbytes", 0)) or 8 * math.prod(shape))
 

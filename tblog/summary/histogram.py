@@ -238,6 +238,46 @@ def _support(counts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndar
 # ----- encoding ----------------------------------------------------------------------------
 
 
+def _histo_scalars(vmin: float, vmax: float, num: float, total: float, sum_squares: float) -> bytes:
+    """HistogramProto fields 1-5 (proto3 leaves out +0.0)."""
+    out = b""
+    for key, number in zip(_HISTO_SCALAR_KEYS, (vmin, vmax, num, total, sum_squares), strict=True):
+        packed = _F64.pack(number)
+        if packed != _ZERO_F64:
+            out += key + packed
+    return out
+
+
+def _packed_doubles(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype="<f8")
+
+
+def _assemble(
+    tag: str, scalars: bytes, limits: np.ndarray, counts: np.ndarray, event_head: bytes | None = None
+) -> bytes:
+    """A Summary.Value of this histogram, or with ``event_head`` (an Event's wall time and
+    step) a whole Event holding it; one buffer, every length known up front."""
+    tag_field = _wire.field_str(_VALUE_TAG, tag)
+    arrays = [(key, _packed_doubles(a)) for key, a in ((_HISTO_LIMITS, limits), (_HISTO_COUNTS, counts))]
+    array_heads = [key + _wire.varint(a.nbytes) if a.size else b"" for key, a in arrays]
+    histo_len = len(scalars) + sum(len(h) + a.nbytes for h, (_, a) in zip(array_heads, arrays, strict=True))
+    value_head = tag_field + _VALUE_HISTO + _wire.varint(histo_len)
+    value_len = len(value_head) + histo_len + len(_METADATA_FIELD)
+    out = bytearray()
+    if event_head is not None:
+        out += event_head
+        out += _wire.EVENT_SUMMARY + _wire.varint(1 + len(_wire.varint(value_len)) + value_len)
+        out += b"\x0a" + _wire.varint(value_len)  # Summary.value
+    out += value_head
+    out += scalars
+    for array_head, (_, array) in zip(array_heads, arrays, strict=True):
+        if array.size:
+            out += array_head
+            out += array.data
+    out += _METADATA_FIELD
+    return bytes(out)
+
+
 def histo_proto(
     vmin: float,
     vmax: float,
@@ -248,15 +288,11 @@ def histo_proto(
     bucket_counts: np.ndarray,
 ) -> bytes:
     """An encoded ``HistogramProto`` (proto3: zero fields and empty lists left out)."""
-    out = bytearray()
-    for key, number in zip(_HISTO_SCALAR_KEYS, (vmin, vmax, num, total, sum_squares), strict=True):
-        packed = _F64.pack(number)
-        if packed != _ZERO_F64:
-            out += key + packed
+    out = _histo_scalars(vmin, vmax, num, total, sum_squares)
     for key, array in ((_HISTO_LIMITS, bucket_limits), (_HISTO_COUNTS, bucket_counts)):
         if len(array):
-            out += _wire.field_bytes(key, np.asarray(array, dtype="<f8").tobytes())
-    return bytes(out)
+            out += _wire.field_bytes(key, _packed_doubles(np.asarray(array)).tobytes())
+    return out
 
 
 def histo_value(tag: str, histo: bytes) -> bytes:
@@ -264,18 +300,10 @@ def histo_value(tag: str, histo: bytes) -> bytes:
     return _wire.field_str(_VALUE_TAG, tag) + _wire.field_bytes(_VALUE_HISTO, histo) + _METADATA_FIELD
 
 
-def histogram_value(
-    tag: str,
-    values: np.ndarray,
-    bins: str | int | np.ndarray = "tensorflow",
-    max_bins: int | None = None,
-    name: str = "values",
-) -> bytes:
-    """An encoded ``Summary.Value`` with the histogram of ``values`` (real, any shape).
-
-    ``bins`` and ``max_bins`` as ``check_bins`` / ``check_max_bins`` return them. Raises
-    ValueError for an empty array or non-finite values (``name`` names the argument).
-    """
+def _histogram_parts(
+    values: Any, bins: str | int | np.ndarray, max_bins: int | None, name: str
+) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(encoded fields 1-5, bucket limits, bucket counts) of ``values``; see histogram_value."""
     flat = real_array(values, name).astype(np.float64).reshape(-1)
     if flat.size == 0:
         raise ValueError(f"{name} is empty (shape {np.shape(values)}); a histogram needs values")
@@ -289,10 +317,37 @@ def histogram_value(
     if max_bins is not None and len(counts) > max_bins:
         counts, edges = _limit_bins(counts, edges, max_bins)
     counts, limits = _support(counts, edges)
-    histo = histo_proto(
-        float(flat.min()), float(flat.max()), float(flat.size), total, sum_squares, limits, counts
-    )
-    return histo_value(tag, histo)
+    scalars = _histo_scalars(float(flat.min()), float(flat.max()), float(flat.size), total, sum_squares)
+    return scalars, limits, counts
+
+
+def histogram_value(
+    tag: str,
+    values: Any,
+    bins: str | int | np.ndarray = "tensorflow",
+    max_bins: int | None = None,
+    name: str = "values",
+) -> bytes:
+    """An encoded ``Summary.Value`` with the histogram of ``values`` (real, any shape).
+
+    ``bins`` and ``max_bins`` as ``check_bins`` / ``check_max_bins`` return them. Raises
+    ValueError for an empty array or non-finite values (``name`` names the argument).
+    """
+    return _assemble(tag, *_histogram_parts(values, bins, max_bins, name))
+
+
+def histogram_event(
+    wall_time: float,
+    step: int,
+    tag: str,
+    values: Any,
+    bins: str | int | np.ndarray = "tensorflow",
+    max_bins: int | None = None,
+    name: str = "values",
+) -> bytes:
+    """A whole encoded ``Event`` holding ``histogram_value(tag, values, ...)``, in one buffer."""
+    parts = _histogram_parts(values, bins, max_bins, name)
+    return _assemble(tag, *parts, event_head=_wire.event_head(wall_time, step))
 
 
 def histogram_raw_value(
@@ -333,8 +388,8 @@ def histogram_raw_value(
         raise ValueError("bucket_limits must be non-decreasing (right edges, left to right)")
     if not np.isfinite(counts).all() or np.any(counts < 0):
         raise ValueError("bucket_counts must be finite and >= 0")
-    histo = histo_proto(vmin, vmax, num, total, sum_squares, limits, counts)
-    return histo_value(tag, histo)
+    scalars = _histo_scalars(vmin, vmax, num, total, sum_squares)
+    return _assemble(tag, scalars, limits, counts)
 
 
 def _raw_array(array: Any, name: str) -> np.ndarray:
