@@ -10,6 +10,13 @@ from _workloads import NATIVE_LOG, WORKLOADS
 
 EMULATED = "†"
 
+# Performance targets from the issue: (workload, metric key, min ratio to tensorboardX, label).
+TARGETS = [
+    ("histogram", "e2e_vs_tbx", 5.0, "`add_histogram` end-to-end"),
+    ("image", "caller_vs_tbx", 10.0, "`add_image` caller-side"),
+    ("image", "e2e_vs_tbx", 1.5, "`add_image` end-to-end"),
+]
+
 
 def _num(x: float | None, fmt: str = ",.0f") -> str:
     return "—" if x is None else format(x, fmt)
@@ -33,6 +40,24 @@ def _writer_label(workload: str, writer: str) -> str:
     if workload == "log" and writer not in NATIVE_LOG:
         return writer + EMULATED
     return writer
+
+
+def render_targets(summary: dict) -> list[str]:
+    """Rows of the targets table for the workloads in this run."""
+    rows = []
+    for wl, key, want, label in TARGETS:
+        cell = summary.get(wl, {}).get("tblog")
+        ref = summary.get(wl, {}).get("tensorboardX")
+        if cell is None or ref is None:
+            continue
+        got = cell.get(key)
+        if got is None:
+            why = "tblog " + cell["status"] if cell["status"] != "ok" else "tensorboardX " + ref["status"]
+            rows.append(f"| {label} ≥ {want:g}× tensorboardX | — | not measured ({why}) |")
+        else:
+            met = "**yes**" if got >= want else "**no**"
+            rows.append(f"| {label} ≥ {want:g}× tensorboardX | {got:.2f}× | {met} |")
+    return rows
 
 
 def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> str:
@@ -70,9 +95,14 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
     )
     add("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     failures = []
+    not_applicable = []
     for wl, cells in summary.items():
         for w, c in cells.items():
             label = _writer_label(wl, w)
+            if c["status"] == "n/a":
+                add(f"| {wl} | {label} | n/a ‡" + " | —" * 9 + " |")
+                not_applicable.append((wl, w, c.get("reasons", [])))
+                continue
             if c["status"] != "ok":
                 add(
                     f"| {wl} | {label} | **FAILED** ({c['passed']}/{c['repeats']} passed)" + " | —" * 9 + " |"
@@ -86,12 +116,25 @@ def render_markdown(info: dict, config: dict, imports: dict, summary: dict) -> s
                 f" | {_num(c.get('bytes_per_event'), '.1f')} | {_num(c.get('bytes_per_op'), '.1f')}"
                 f" | {_num(c['rss_peak_mib'], '.0f')} | {_num(c['import_s'], '.2f')} |"
             )
-    add("")
-    add(
-        f"{EMULATED} tensorboardX and torch have no `log(dict, step)`:"
-        " the log workload calls `add_scalar`"
-        " once per metric (10 calls, 10 events per step); tblog writes one event per `log()` call."
-    )
+    if "log" in summary:
+        add("")
+        add(
+            f"{EMULATED} tensorboardX and torch have no `log(dict, step)`:"
+            " the log workload calls `add_scalar`"
+            " once per metric (10 calls, 10 events per step); tblog writes one event per `log()` call."
+        )
+    if not_applicable:
+        add("")
+        for wl, w, reasons in not_applicable:
+            add(f"‡ {wl} / {w} not run: {'; '.join(reasons)}.")
+    targets = render_targets(summary)
+    if targets:
+        add("")
+        add("### Targets (tblog vs tensorboardX)")
+        add("")
+        add("| target | measured | met? |")
+        add("|---|--:|---|")
+        out.extend(targets)
     add("")
     add("Workloads (ops = the unit of the ops/s columns):")
     add("")
@@ -175,12 +218,12 @@ def plot(path: str, summary: dict, writers: list[str]) -> None:
                 ax.text(
                     x,
                     ymin * 1.2,
-                    "FAILED",
+                    c["status"].upper() if c["status"] == "FAILED" else c["status"],
                     rotation=90,
                     ha="center",
                     va="bottom",
                     fontsize=8,
-                    color="red",
+                    color="red" if c["status"] == "FAILED" else "gray",
                 )
         bars = ax.bar(xs, ys, width, label=w)
         for b, y in zip(bars, ys, strict=True):

@@ -1,7 +1,8 @@
 """Write-throughput harness: tblog vs tensorboardX vs torch.utils.tensorboard.
 
     python benchmarks/run.py [--quick] [--writers tblog,tensorboardX,torch]
-                             [--workloads scalar,text,log,train] [--repeats N]
+                             [--workloads scalar,text,log,train,histogram,image,audio]
+                             [--repeats N]
                              [--out benchmarks/results]
 
 Each (writer, workload, repeat) runs in a fresh subprocess (benchmarks/_child.py), so
@@ -35,7 +36,7 @@ sys.path.insert(0, HERE)
 from _child import WRITER_MODULES  # noqa: E402
 from _report import write_reports  # noqa: E402
 from _verify import verify  # noqa: E402
-from _workloads import WORKLOADS  # noqa: E402
+from _workloads import EXTRA_MODULES, WORKLOADS  # noqa: E402
 
 ALL_WRITERS = ["tblog", "tensorboardX", "torch"]
 PACKAGES = ["tblog", "tensorboardX", "torch", "tensorboard", "numpy", "protobuf", "crc32c"]
@@ -137,6 +138,12 @@ def check_writer(python: str, writer: str) -> str | None:
     return lines[-1] if lines else f"exit status {p.returncode}"
 
 
+def check_module(python: str, module: str) -> bool:
+    """True if `module` imports in a fresh interpreter."""
+    p = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True, cwd=REPO)
+    return p.returncode == 0
+
+
 def run_child(python: str, writer: str, workload: str, n: int, logdir: str, tmp: str) -> dict:
     result_path = os.path.join(tmp, f"result-{writer}-{workload}-{os.getpid()}-{time.monotonic_ns()}.json")
     cmd = [python, os.path.join(HERE, "_child.py"), writer, workload, str(n), logdir, result_path]
@@ -197,7 +204,10 @@ def aggregate(runs: list[dict], writers: list[str], workloads: list[str]) -> dic
             rs = [r for r in runs if r["writer"] == w and r["workload"] == wl]
             bad = [r for r in rs if not r.get("ok")]
             cell: dict = {"repeats": len(rs), "passed": len(rs) - len(bad)}
-            if bad or not rs:
+            if rs and all(r.get("na") for r in rs):
+                cell["status"] = "n/a"
+                cell["reasons"] = sorted({r["na"] for r in rs})
+            elif bad or not rs:
                 cell["status"] = "FAILED"
                 cell["reasons"] = sorted({r.get("error", "no run") for r in bad}) or ["no run"]
             else:
@@ -257,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
         if err:
             unavailable[w] = err
             log(f"writer {w} unavailable: {err}")
+    # A writer that needs an optional package for one workload: n/a there if it is missing.
+    not_applicable = {}
+    for (w, wl), module in EXTRA_MODULES.items():
+        if w in writers and wl in workloads and w not in unavailable and not check_module(python, module):
+            not_applicable[(w, wl)] = (
+                f"{w}'s add_{wl} imports `{module}`, which is not installed (pip install {module})"
+            )
+            log(f"{wl}/{w}: n/a ({not_applicable[(w, wl)]})")
 
     log("timing `python -c import ...`")
     imports = import_times(python, writers, repeats=2 if args.quick else 3)
@@ -275,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(logdir, ignore_errors=True)
                 if w in unavailable:
                     res = {"ok": False, "error": f"writer unavailable: {unavailable[w]}"}
+                elif (w, wl) in not_applicable:
+                    res = {"ok": False, "na": not_applicable[(w, wl)]}
                 else:
                     res = run_child(python, w, wl, n, logdir, workdir)
                 res.update(writer=w, workload=wl, repeat=rep, n=n, logdir=logdir)
@@ -283,10 +303,12 @@ def main(argv: list[str] | None = None) -> int:
                     s = (res["loop_ns"] + res["close_ns"]) / 1e9
                     ops = n * WORKLOADS[wl].ops_per_iter
                     log(
-                        f"[{k}/{total}] {wl:6} {w:12} rep {rep}: loop+close {s:7.2f}s  {ops / s:12,.0f} ops/s"
+                        f"[{k}/{total}] {wl:9} {w:12} rep {rep}: loop+close {s:7.2f}s  {ops / s:12,.0f} ops/s"
                     )
+                elif res.get("na"):
+                    log(f"[{k}/{total}] {wl:9} {w:12} rep {rep}: n/a")
                 else:
-                    log(f"[{k}/{total}] {wl:6} {w:12} rep {rep}: ERROR {res.get('error')}")
+                    log(f"[{k}/{total}] {wl:9} {w:12} rep {rep}: ERROR {res.get('error')}")
 
     info["loadavg_end_of_timing"] = os.getloadavg()
     # Nothing is timed any more, so the reads may use every core.
@@ -326,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             res.pop("traceback", None)
     paths = write_reports(args.out, info=info, config=config, imports=imports, summary=summary, runs=runs)
     log(f"done in {elapsed:.0f}s: " + ", ".join(paths))
-    failed = [(wl, w) for wl in summary for w, c in summary[wl].items() if c["status"] != "ok"]
+    failed = [(wl, w) for wl in summary for w, c in summary[wl].items() if c["status"] == "FAILED"]
     if failed:
         log("FAILED cells: " + ", ".join(f"{wl}/{w}" for wl, w in failed))
     return 1 if failed else 0
