@@ -198,8 +198,8 @@ def test_add_image_accepts_a_batch_and_add_images_a_single_image(
 # ----- the images plugin --------------------------------------------------------------------
 
 
-def _plugin_images(logdir: Path, run: str, tag: str) -> list[tuple[int, bytes]]:
-    """(step, image bytes) of each image as TensorBoard's images plugin serves them over HTTP."""
+def _plugin_images(logdir: Path, run: str, tag: str) -> list[tuple[int, str, bytes]]:
+    """(step, MIME type, bytes) of each image as TensorBoard's images plugin serves them (HTTP)."""
     from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
     from tensorboard.plugins import base_plugin
     from tensorboard.plugins.image import images_plugin
@@ -223,7 +223,7 @@ def _plugin_images(logdir: Path, run: str, tag: str) -> list[tuple[int, bytes]]:
     for item in json.loads(response.get_data(as_text=True)):
         blob = Client(apps["/individualImage"]).get("/?" + item["query"])
         assert blob.status_code == 200
-        out.append((item["step"], blob.get_data()))
+        out.append((item["step"], blob.mimetype, blob.get_data()))
     return out
 
 
@@ -235,8 +235,8 @@ def test_images_plugin_serves_the_png(tmp_path: Path) -> None:
     with tblog.SummaryWriter(tmp_path / "run") as writer:
         writer.add_image("pics", first, 1)
         writer.add_image("pics", second, 2, dataformats="HWC")
-    (step1, png1), (step2, png2) = _plugin_images(tmp_path, "run", "pics")
-    assert (step1, step2) == (1, 2)
+    (step1, type1, png1), (step2, type2, png2) = _plugin_images(tmp_path, "run", "pics")
+    assert (step1, step2, type1, type2) == (1, 2, "image/png", "image/png")
     np.testing.assert_array_equal(_decode(png1), first.transpose(1, 2, 0))
     np.testing.assert_array_equal(_decode(png2), _torch_float(second))
 

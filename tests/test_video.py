@@ -114,9 +114,9 @@ def test_images_plugin_serves_the_gif(tmp_path: Path) -> None:
     video = _palette_video(2, 5, 3, 8, 8)
     with tblog.SummaryWriter(tmp_path / "run") as writer:
         writer.add_video("vid", video, 4)
-    ((step, data),) = _plugin_images(tmp_path, "run", "vid")
+    ((step, mimetype, data),) = _plugin_images(tmp_path, "run", "vid")
     frames, _, _ = _frames(data)
-    assert step == 4
+    assert (step, mimetype) == (4, "image/gif")
     np.testing.assert_array_equal(frames, _torch_layout(video))
 
 
