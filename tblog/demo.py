@@ -188,7 +188,146 @@ class TextSection(Section):
         writer.add_text("summary", text, run.step)
 
 
-SECTIONS: list[Section] = [ScalarsSection(), TextSection()]
+class HistogramSection(Section):
+    """Histograms and Distributions: every parameter and its gradient, every 25 steps."""
+
+    every = 25
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        if run.step % self.every == 0 or run.step == 1:
+            for name, value in run.model.params.items():
+                writer.add_histogram(f"params/{name}", value, run.step)
+
+
+class PrCurveSection(Section):
+    """PR Curves: validation predictions against labels, at every 100th step."""
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        if run.step % 100 == 0 or run.step == run.config.steps:
+            writer.add_pr_curve("val/pr", run.y_val, run.model.predict(run.x_val), run.step)
+
+
+def decision_image(model: MLP, size: int = 96) -> Array:
+    """The model's class-1 probability over the input square as an RGB image, HWC in [0, 1]."""
+    axis = np.linspace(-1.2, 1.2, size)
+    grid = np.stack(np.meshgrid(axis, -axis), axis=-1).reshape(-1, 2)
+    prob = model.predict(grid).reshape(size, size)
+    return np.stack([prob, 0.25 + 0.5 * prob * (1 - prob), 1.0 - prob], axis=-1)
+
+
+class ImageSection(Section):
+    """Images: the decision boundary as it forms, and the same as a video at the end."""
+
+    every = 50
+
+    def start(self, writer: SummaryWriter, run: Run) -> None:
+        self.frames: list[Array] = []
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        if run.step % self.every == 0 or run.step == 1:
+            image = decision_image(run.model)
+            writer.add_image("boundary", image, run.step, dataformats="HWC")
+            self.frames.append(image)
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        video = np.stack(self.frames).transpose(0, 3, 1, 2)[None]  # N, T, C, H, W
+        writer.add_video("boundary_over_time", video, run.step, fps=4)
+
+
+class AudioSection(Section):
+    """Audio: the validation loss curve played as a rising/falling tone (one second)."""
+
+    def start(self, writer: SummaryWriter, run: Run) -> None:
+        self.losses: list[float] = []
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        self.losses.append(run.train_loss)
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        rate = 16000
+        t = np.arange(rate) / rate
+        loss = np.interp(t, np.linspace(0, 1, len(self.losses)), self.losses)
+        pitch = 220.0 + 660.0 * loss / max(self.losses)
+        tone = 0.4 * np.sin(2 * np.pi * np.cumsum(pitch) / rate)
+        writer.add_audio("loss_as_sound", tone, run.step, sample_rate=rate)
+
+
+class HParamsSection(Section):
+    """HParams: the config against the final metrics, linked to this run's scalars."""
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        hparams = {k: v for k, v in asdict(run.config).items() if k != "seed"}
+        writer.add_hparams(
+            hparams,
+            {"val/loss": None, "val/accuracy": None, "hparam/seconds": run.seconds},
+            global_step=run.step,
+        )
+
+
+class CustomScalarsSection(Section):
+    """Custom Scalars: train and validation loss on one chart, accuracy on another."""
+
+    def start(self, writer: SummaryWriter, run: Run) -> None:
+        writer.add_custom_scalars(
+            {
+                "training": {
+                    "loss": ["Multiline", ["train/loss", "val/loss"]],
+                    "accuracy": ["Multiline", [r".*/accuracy"]],
+                }
+            }
+        )
+
+
+class MeshSection(Section):
+    """Mesh: the spirals as a 3-D point cloud, height = predicted probability."""
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        prob = run.model.predict(run.x_val)
+        points = np.column_stack([run.x_val, prob - 0.5])[None].astype(np.float32)
+        colors = np.column_stack([prob, np.zeros_like(prob), 1.0 - prob])[None]
+        writer.add_mesh("spirals", points, colors=(255 * colors).astype(np.uint8), global_step=run.step)
+
+
+class EmbeddingSection(Section):
+    """Projector: the hidden-layer activations of the validation points, with their labels."""
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        hidden = np.tanh(run.x_val @ run.model.params["w1"] + run.model.params["b1"])
+        prob = run.model.predict(run.x_val)
+        labels = [[f"arm {int(y)}", f"{p:.2f}"] for y, p in zip(run.y_val, prob, strict=True)]
+        thumbs = np.zeros((len(hidden), 3, 8, 8))
+        thumbs[:, 0] = run.y_val[:, None, None]
+        thumbs[:, 2] = 1.0 - run.y_val[:, None, None]
+        writer.add_embedding(
+            hidden,
+            metadata=labels,
+            metadata_header=["arm", "p(arm 1)"],
+            label_img=thumbs,
+            global_step=run.step,
+            tag="hidden_layer",
+        )
+
+
+class TensorSection(Section):
+    """A raw tensor: the first layer's weights at the end."""
+
+    def end(self, writer: SummaryWriter, run: Run) -> None:
+        writer.add_tensor("params/w1_raw", run.model.params["w1"].astype(np.float32), run.step)
+
+
+SECTIONS: list[Section] = [
+    ScalarsSection(),
+    TextSection(),
+    HistogramSection(),
+    PrCurveSection(),
+    ImageSection(),
+    AudioSection(),
+    HParamsSection(),
+    CustomScalarsSection(),
+    MeshSection(),
+    EmbeddingSection(),
+    TensorSection(),
+]
 
 
 def learning_rate(config: Config, step: int) -> float:
@@ -241,14 +380,20 @@ def train(writer: SummaryWriter, config: Config, sections: Sequence[Section] = S
 # --------------------------------------------------------------------------- command line
 
 
+# What a demo run writes besides event files (the embedding projector's files).
+_DEMO_FILES = {"projector_config.pbtxt", "tensors.tsv", "metadata.tsv", "sprite.png"}
+
+
 def clear_logdir(logdir: Path) -> None:
-    """Remove a previous demo run at ``logdir``, refusing to delete anything but event files."""
+    """Remove a previous demo run at ``logdir``, refusing to delete anything it did not write."""
     if not logdir.exists():
         return
     if not logdir.is_dir():
         raise SystemExit(f"--logdir {logdir} exists and is not a directory")
     strangers = [
-        p for p in logdir.rglob("*") if p.is_file() and not p.name.startswith("events.out.tfevents.")
+        p
+        for p in logdir.rglob("*")
+        if p.is_file() and not p.name.startswith("events.out.tfevents.") and p.name not in _DEMO_FILES
     ]
     if strangers:
         raise SystemExit(

@@ -28,7 +28,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_TENSORBOARD_FIXTURES = {"event_accumulator"}
+_TENSORBOARD_FIXTURES = {"event_accumulator", "tensorboard_server"}
 
 
 def _version(dist: str) -> str:
@@ -135,3 +135,70 @@ def event_accumulator() -> Callable[[str | os.PathLike[str]], Any]:
         return acc
 
     return load
+
+
+@pytest.fixture
+def tensorboard_server() -> Any:
+    """Start real ``tensorboard`` servers on 127.0.0.1; ``get = tensorboard_server(logdir)``.
+
+    ``get(path)`` returns the decoded JSON (or bytes) of an HTTP GET on the server, e.g.
+    ``get("/data/plugin/scalars/tags")``. Every server is stopped at the end of the test.
+    """
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def start(logdir: str | os.PathLike[str]) -> Callable[[str], Any]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tensorboard.main",
+                "--logdir",
+                os.fspath(logdir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--load_fast",
+                "false",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        servers.append(proc)
+        base = f"http://127.0.0.1:{port}"
+
+        def get(path: str) -> Any:
+            with urllib.request.urlopen(base + path, timeout=30) as response:
+                body = response.read()
+                if "json" in response.headers.get("Content-Type", ""):
+                    return json.loads(body)
+                return body
+
+        deadline = time.monotonic() + 60
+        while True:  # up, and done with its first load of the logdir
+            try:
+                if get("/data/runs"):
+                    return get
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"tensorboard did not start on {base} (exit {proc.poll()})")
+            time.sleep(0.25)
+
+    yield start
+    for proc in servers:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

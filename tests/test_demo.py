@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 
 STEPS = 500  # the demo's default
 EVAL_EVERY = 10
+DASHBOARDS = ["scalars", "custom_scalars", "images", "audio", "distributions", "histograms", "text",
+              "pr_curves", "hparams", "mesh", "projector"]  # fmt: skip
 
 
 def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -118,3 +121,30 @@ def test_demo_refuses_to_delete_other_files(tmp_path: Path) -> None:
     assert "refusing to delete" in proc.stderr
     assert (logdir / "notes.txt").read_text() == "keep me"
     assert event_files(logdir) == []
+
+
+def test_demo_fills_every_dashboard_in_a_real_tensorboard(
+    demo_run: tuple[Path, str], tensorboard_server: Callable[[Path], Any]
+) -> None:
+    """A real `tensorboard` server over the demo's logdir shows data on every dashboard."""
+    logdir, _ = demo_run
+    get = tensorboard_server(logdir)
+    deadline = time.monotonic() + 60
+    while True:  # the projector decides it is active on a background thread: give it time
+        listing = get("/data/plugins_listing")
+        inactive = [name for name in DASHBOARDS if not listing[name]["enabled"]]
+        if not inactive or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert inactive == []
+    assert "params/w1" in get("/data/plugin/histograms/tags")["."]
+    assert "params/w1" in get("/data/plugin/distributions/tags")["."]
+    assert set(get("/data/plugin/images/tags")["."]) == {"boundary", "boundary_over_time"}
+    assert list(get("/data/plugin/audio/tags")["."]) == ["loss_as_sound"]
+    assert "val/pr" in get("/data/plugin/pr_curves/tags")["."]
+    assert "spirals" in str(get("/data/plugin/mesh/tags"))
+    assert get("/data/plugin/projector/runs") == ["."]
+    layout = get("/data/plugin/custom_scalars/layout")
+    assert layout["category"][0]["title"] == "training"
+    boundary = get("/data/plugin/images/images?run=.&tag=boundary")
+    assert [entry["step"] for entry in boundary][-1] == STEPS
