@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any
 
 from tblog.events.files import EventFile
-from tblog.events.record import frame, frame_into
+from tblog.events.record import frame, frame_into, frame_parts
 from tblog.summary.scalar import ScalarEventEncoder
 
 
@@ -41,6 +41,8 @@ DEFERRED = 3  # payload: a callable returning an encoded Event, run on the write
 _BARRIER = 4  # payload: threading.Event, set when everything before it is in the OS
 
 _BATCH_ITEMS = 8192  # items encoded per write, so one drain cannot hold unbounded memory
+_RELEASE_BYTES = 4 << 20  # within a batch, free queued bytes for blocked callers this often
+_DIRECT_WRITE_BYTES = 64 << 10  # events this large are written without copying them
 _JOIN_POLL_SECS = 0.05
 
 
@@ -305,7 +307,7 @@ class AsyncWriter:
 
     def _write_mixed(self, items: list[tuple[Any, ...]], buffers: dict[str, bytearray]) -> None:
         scalars: list[tuple[Any, ...]] = []
-        others = nbytes = 0
+        others = nbytes = 0  # taken off the queue, not yet released to waiting callers
         for item in items:
             if type(item[0]) is str:
                 scalars.append(item)
@@ -328,13 +330,28 @@ class AsyncWriter:
             buffer = buffers.get(run)
             if buffer is None:
                 buffer = buffers[run] = bytearray()
-            buffer += frame(event)
+            if len(event) < _DIRECT_WRITE_BYTES:
+                buffer += frame(event)
+            else:  # large (images, histograms, …): no copy into the buffer; keep file order
+                if buffer:
+                    self._write_buffers({run: buffer})
+                self._file(run).write_parts(frame_parts(event))
+            if nbytes >= _RELEASE_BYTES:  # let blocked callers go on while this batch runs
+                self._write_buffers(buffers)
+                self._release(others, nbytes)
+                others = nbytes = 0
         if scalars:
             self._frame_scalars(scalars, buffers[""])
         self._write_buffers(buffers)
+        self._release(others, nbytes)
+
+    def _release(self, others: int, nbytes: int) -> None:
+        """Written: those items no longer count against the queue's bounds."""
         with self._space:
             self._others_queued -= others
             self._pending_bytes -= nbytes
+            if self._waiting_producers:
+                self._space.notify_all()
 
     def _encode(self, kind: int, payload: Any) -> bytes:
         if kind == BYTES:

@@ -17,6 +17,7 @@ from tblog.summary import _wire
 
 FILE_PREFIX = "events.out.tfevents."
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_HAVE_WRITEV = hasattr(os, "writev")
 
 # Numbers the files of this process, so two writers opened in one second get different names.
 _file_counter = itertools.count()
@@ -53,6 +54,14 @@ class EventFile:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
+
+    def write_parts(self, parts: tuple[bytes, ...]) -> None:
+        """Append ``parts`` back to back, in one system call where the OS allows."""
+        if self._fd is None:
+            raise ValueError(f"event file {self.path} is closed")
+        written = os.writev(self._fd, parts) if _HAVE_WRITEV else 0
+        if written < sum(len(part) for part in parts):  # partial (or no) writev: finish plainly
+            self.write(b"".join(parts)[written:])
 
     def check(self) -> None:
         """Raise if the file was deleted under us: writes would then vanish silently."""

@@ -54,6 +54,11 @@ def frame(payload: bytes) -> bytes:
     return record_header(len(payload)) + payload + _U32.pack(masked_crc32c(payload))
 
 
+def frame_parts(payload: bytes) -> tuple[bytes, bytes, bytes]:
+    """A record as (header, payload, footer), for writing a large payload without a copy."""
+    return record_header(len(payload)), payload, _U32.pack(masked_crc32c(payload))
+
+
 def frame_into(out: bytearray, payloads: Iterable[bytes]) -> None:
     """Append the records of all ``payloads`` to ``out`` (the background writer's hot loop)."""
     header_cache = _header_cache
