@@ -202,3 +202,75 @@ def tensorboard_server() -> Any:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class TensorBoardPlugin:
+    """One TensorBoard plugin over a log directory, as ``tensorboard_plugin(...)`` builds it.
+
+    ``plugin`` and ``context`` (``TBContext``; ``context.plugin_name_to_instance`` names every
+    plugin built) for calling the plugin's methods; ``get``/``request`` for its HTTP routes.
+    """
+
+    def __init__(self, plugin: Any, context: Any) -> None:
+        self.plugin = plugin
+        self.context = context
+        self.apps = plugin.get_plugin_apps()
+
+    def request(
+        self,
+        route: str,
+        query: str | dict[str, Any] | None = None,
+        /,
+        *,
+        method: str = "GET",
+        data: str | bytes | None = None,
+        **params: Any,
+    ) -> Any:
+        """The werkzeug test response of ``route`` with ``query`` (a query string) or ``params``."""
+        from werkzeug.test import Client
+
+        if query is not None and params:
+            raise TypeError("give the query as one string/dict or as keywords, not both")
+        query_string = query if query is not None else params
+        return Client(self.apps[route]).open(route, method=method, query_string=query_string, data=data)
+
+    def get(
+        self, route: str, query: str | dict[str, Any] | None = None, /, **params: Any
+    ) -> tuple[int, bytes]:
+        """``(status, body)`` of a GET of ``route``; ``get("/info", run="run")``."""
+        response = self.request(route, query, **params)
+        return response.status_code, response.get_data()
+
+
+def tensorboard_plugin(
+    plugin_class: type,
+    logdir: str | os.PathLike[str],
+    *,
+    with_plugins: tuple[type, ...] = (),
+    tensor_size_guidance: dict[str, int] | None = None,
+) -> TensorBoardPlugin:
+    """``plugin_class`` over ``logdir`` as TensorBoard builds it: multiplexer, data provider, context.
+
+    ``with_plugins``: other plugin classes built over the same context first and listed in
+    ``context.plugin_name_to_instance`` (e.g. the scalars plugin that custom_scalars asks for).
+    Not a fixture: a test that uses it keeps its own ``@pytest.mark.tensorboard``.
+    """
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+
+    path = os.fspath(logdir)
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance=tensor_size_guidance)
+    multiplexer.AddRunsFromDirectory(path)
+    multiplexer.Reload()
+    context = base_plugin.TBContext(
+        logdir=path,
+        multiplexer=multiplexer,
+        data_provider=data_provider.MultiplexerDataProvider(multiplexer, path),
+    )
+    context.plugin_name_to_instance = {}
+    for other in with_plugins:
+        instance = other(context)
+        context.plugin_name_to_instance[instance.plugin_name] = instance
+    plugin = plugin_class(context)
+    context.plugin_name_to_instance[plugin.plugin_name] = plugin
+    return TensorBoardPlugin(plugin, context)

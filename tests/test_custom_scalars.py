@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 
@@ -24,21 +25,9 @@ TORCH_LAYOUT = {
 
 def _plugin_layout(logdir: Path) -> dict[str, Any]:
     """The merged layout as TensorBoard's custom_scalars plugin serves it at /layout."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.custom_scalar import custom_scalars_plugin
-    from werkzeug.test import Client
 
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=str(logdir),
-        multiplexer=multiplexer,
-        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(logdir)),
-    )
-    route = custom_scalars_plugin.CustomScalarsPlugin(context).get_plugin_apps()["/layout"]
-    response = Client(route).get("/")
+    response = tensorboard_plugin(custom_scalars_plugin.CustomScalarsPlugin, logdir).request("/layout")
     assert response.status_code == 200, response.get_data(as_text=True)
     result: dict[str, Any] = json.loads(response.get_data(as_text=True))
     return result
@@ -111,11 +100,8 @@ def test_chart_helpers_use_torch_defaults_and_add_up(tmp_path: Path) -> None:
 @pytest.mark.tensorboard
 def test_multiline_chart_regex_selects_the_runs_scalars(tmp_path: Path) -> None:
     """The plugin's /scalars route finds the logged tags that a multiline chart's regex matches."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.custom_scalar import custom_scalars_plugin
     from tensorboard.plugins.scalar import scalars_plugin
-    from werkzeug.test import Client
 
     with tblog.SummaryWriter(tmp_path / "run") as writer:
         for step in range(3):
@@ -123,17 +109,10 @@ def test_multiline_chart_regex_selects_the_runs_scalars(tmp_path: Path) -> None:
             writer.add_scalar("loss/val", 2.0 / (step + 1), step)
             writer.add_scalar("acc", 0.5, step)
         writer.add_custom_scalars_multilinechart([r"loss/.*"], title="losses")
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(tmp_path))
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=str(tmp_path),
-        multiplexer=multiplexer,
-        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(tmp_path)),
+    plugin = tensorboard_plugin(
+        custom_scalars_plugin.CustomScalarsPlugin, tmp_path, with_plugins=(scalars_plugin.ScalarsPlugin,)
     )
-    context.plugin_name_to_instance = {"scalars": scalars_plugin.ScalarsPlugin(context)}
-    route = custom_scalars_plugin.CustomScalarsPlugin(context).get_plugin_apps()["/scalars"]
-    response = Client(route).get("/", query_string={"run": "run", "tag": r"loss/.*"})
+    response = plugin.request("/scalars", run="run", tag=r"loss/.*")
     assert response.status_code == 200, response.get_data(as_text=True)
     body = json.loads(response.get_data(as_text=True))
     series = body["tag_to_events"]

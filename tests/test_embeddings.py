@@ -11,30 +11,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 
 
 def _projector_routes(logdir: Path) -> Any:
     """``get(route, **query)`` → (status, body) on a fresh ProjectorPlugin over ``logdir``."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.projector import projector_plugin
-    from werkzeug import Response
-    from werkzeug.test import Client
 
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
-    context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider, multiplexer=multiplexer)
-    apps = projector_plugin.ProjectorPlugin(context).get_plugin_apps()
-
-    def get(route: str, **query: Any) -> tuple[int, bytes]:
-        response = Client(apps[route], Response).get(route, query_string=query)
-        return response.status_code, response.get_data()
-
-    return get
+    return tensorboard_plugin(projector_plugin.ProjectorPlugin, logdir).get
 
 
 def _config(get: Any, run: str = "run") -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,19 +39,15 @@ def _expected_tf_buckets(values: np.ndarray) -> tuple[list[float], list[float]]:
 def _plugins(logdir: Path) -> tuple[Any, Any, Any]:
     """TensorBoard's histograms and distributions plugins over ``logdir``, and a request context."""
     from tensorboard import context
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.distribution import distributions_plugin
     from tensorboard.plugins.histogram import histograms_plugin
 
-    mux = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"histograms": 0})
-    mux.AddRunsFromDirectory(os.fspath(logdir))
-    mux.Reload()
-    provider = data_provider.MultiplexerDataProvider(mux, os.fspath(logdir))
-    tb_context = base_plugin.TBContext(logdir=os.fspath(logdir), multiplexer=mux, data_provider=provider)
+    histograms = tensorboard_plugin(
+        histograms_plugin.HistogramsPlugin, logdir, tensor_size_guidance={"histograms": 0}
+    )
     return (
-        histograms_plugin.HistogramsPlugin(tb_context),
-        distributions_plugin.DistributionsPlugin(tb_context),
+        histograms.plugin,
+        distributions_plugin.DistributionsPlugin(histograms.context),
         context.RequestContext(),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 
@@ -19,23 +20,12 @@ ALL_STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RU
 
 def _hparams_api(logdir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(experiment, {session group name: group}) as the hparams plugin's HTTP routes answer."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.hparams import hparams_plugin
-    from werkzeug.test import Client
 
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=str(logdir),
-        multiplexer=multiplexer,
-        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(logdir)),
-    )
-    routes = hparams_plugin.HParamsPlugin(context).get_plugin_apps()
+    plugin = tensorboard_plugin(hparams_plugin.HParamsPlugin, logdir)
 
     def post(route: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = Client(routes[route]).post("/", data=json.dumps(body))
+        response = plugin.request(route, method="POST", data=json.dumps(body))
         assert response.status_code == 200, response.get_data(as_text=True)
         result: dict[str, Any] = json.loads(response.get_data(as_text=True))
         return result

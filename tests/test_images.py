@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 import sys
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 from tblog.summary import image as image_summary
@@ -200,28 +200,16 @@ def test_add_image_accepts_a_batch_and_add_images_a_single_image(
 
 def _plugin_images(logdir: Path, run: str, tag: str) -> list[tuple[int, str, bytes]]:
     """(step, MIME type, bytes) of each image as TensorBoard's images plugin serves them (HTTP)."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.image import images_plugin
-    from werkzeug.test import Client
 
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=str(logdir),
-        multiplexer=multiplexer,
-        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(logdir)),
-    )
-    apps = images_plugin.ImagesPlugin(context).get_plugin_apps()
-    tags = json.loads(Client(apps["/tags"]).get("/").get_data(as_text=True))
+    plugin = tensorboard_plugin(images_plugin.ImagesPlugin, logdir)
+    tags = json.loads(plugin.request("/tags").get_data(as_text=True))
     assert tag in tags[run], tags
-    query = urllib.parse.urlencode({"run": run, "tag": tag})
-    response = Client(apps["/images"]).get("/?" + query)
+    response = plugin.request("/images", run=run, tag=tag)
     assert response.status_code == 200, response.get_data(as_text=True)
     out = []
     for item in json.loads(response.get_data(as_text=True)):
-        blob = Client(apps["/individualImage"]).get("/?" + item["query"])
+        blob = plugin.request("/individualImage", item["query"])
         assert blob.status_code == 200
         out.append((item["step"], blob.mimetype, blob.get_data()))
     return out

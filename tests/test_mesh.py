@@ -8,30 +8,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 
 
 def _mesh_routes(logdir: Path) -> Any:
     """``get(route, **query)`` → (status, body) on TensorBoard's MeshPlugin over ``logdir``."""
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.mesh import mesh_plugin
-    from werkzeug import Response
-    from werkzeug.test import Client
 
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
-    plugin = mesh_plugin.MeshPlugin(base_plugin.TBContext(logdir=str(logdir), data_provider=provider))
-    apps = plugin.get_plugin_apps()
-
-    def get(route: str, **query: Any) -> tuple[int, bytes]:
-        response = Client(apps[route], Response).get(route, query_string=query)
-        return response.status_code, response.get_data()
-
-    return get
+    return tensorboard_plugin(mesh_plugin.MeshPlugin, logdir).get
 
 
 def _data(get: Any, run: str, tag: str, part: str, step: int, sample: int = 0) -> np.ndarray:

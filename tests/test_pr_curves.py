@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import tensorboard_plugin
 
 import tblog
 from tblog.events.async_writer import BackgroundWriteError
@@ -26,16 +27,12 @@ def _rows(acc: Any, tag: str) -> list[tuple[int, np.ndarray]]:
 def _pr_plugin(logdir: Path) -> tuple[Any, Any]:
     """TensorBoard's pr_curves plugin over ``logdir`` (multiplexer + data provider), and a context."""
     from tensorboard import context
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
     from tensorboard.plugins.pr_curve import pr_curves_plugin
 
-    mux = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"pr_curves": 0})
-    mux.AddRunsFromDirectory(os.fspath(logdir))
-    mux.Reload()
-    provider = data_provider.MultiplexerDataProvider(mux, os.fspath(logdir))
-    tb_context = base_plugin.TBContext(logdir=os.fspath(logdir), multiplexer=mux, data_provider=provider)
-    return pr_curves_plugin.PrCurvesPlugin(tb_context), context.RequestContext()
+    plugin = tensorboard_plugin(
+        pr_curves_plugin.PrCurvesPlugin, logdir, tensor_size_guidance={"pr_curves": 0}
+    )
+    return plugin.plugin, context.RequestContext()
 
 
 # ----- the math (NumPy only) -------------------------------------------------------------------
