@@ -13,6 +13,7 @@ from tblog.methods._base import WriterBase
 
 _time = time.time
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_ONLY, _STR_ONLY = frozenset([float]), frozenset([str])
 
 
 class ScalarMethods(WriterBase):
@@ -93,14 +94,23 @@ class ScalarMethods(WriterBase):
         ``log`` call (0 for the first). Values are checked before anything is queued, so a
         bad value logs nothing of that call.
         """
-        if not isinstance(metrics, Mapping):
+        if type(metrics) is not dict and not isinstance(metrics, Mapping):
             raise TypeError(f"metrics must be a mapping of tag to scalar; got {_convert.describe(metrics)}")
-        step = self._next_log_step if step is None else _convert.step(step, "step")
+        if step is None:
+            step = self._next_log_step
+        elif type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
+            step = _convert.step(step, "step")
         wall = _time() if walltime is None else _convert.walltime(walltime)
-        tags: list[str] = []
-        values: list[Any] = []
-        _flatten(metrics, "", tags, values)
-        if len(set(tags)) != len(tags):
+        tags: list[str] = list(metrics)
+        values: list[Any] = list(metrics.values())
+        if (
+            _FLOAT_ONLY.issuperset(map(type, values))
+            and _STR_ONLY.issuperset(map(type, tags))
+            and ("" not in metrics)
+        ):
+            pass  # the common case, checked in C: flat, str keys, float values
+        # Keys of one mapping are unique; only nesting can make two tags collide.
+        elif _flatten(metrics, "", tags := [], values := []) and len(set(tags)) != len(tags):
             duplicates = sorted({t for t in tags if tags.count(t) > 1})
             raise ValueError(f"metrics flatten to duplicate tags: {duplicates}")
         self._next_log_step = step + 1
@@ -110,18 +120,25 @@ class ScalarMethods(WriterBase):
     # ----- text --------------------------------------------------------------------------
 
 
-def _flatten(metrics: Mapping[str, Any], prefix: str, tags: list[str], values: list[Any]) -> None:
+def _flatten(metrics: Mapping[str, Any], prefix: str, tags: list[str], values: list[Any]) -> bool:
+    """Append ``prefix + key`` tags and checked values; True if there was a nested mapping."""
+    nested = False
     for key, value in metrics.items():
         if not isinstance(key, str) or not key:
             raise TypeError(
                 f"metrics keys must be non-empty str; got {_convert.describe(key)} under {prefix!r}"
             )
-        tag = prefix + key
-        if isinstance(value, Mapping):
+        tag = prefix + key if prefix else key
+        if type(value) is float:  # the common case first: no ABC checks
+            values.append(value)
+        elif isinstance(value, Mapping):
             _flatten(value, tag + "/", tags, values)
+            nested = True
+            continue
         else:
-            values.append(value if type(value) is float else _convert.scalar(value, f"metrics[{tag!r}]"))
-            tags.append(tag)
+            values.append(_convert.scalar(value, f"metrics[{tag!r}]"))
+        tags.append(tag)
+    return nested
 
 
 def _sub_run(name: str) -> str:

@@ -11,7 +11,7 @@ Two layouts, as torch.utils.tensorboard writes them:
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class ScalarEventEncoder:
         self._layouts: dict[tuple[str, bool, bool], _Layout] = {}
         self._legacy: dict[str, bytes] = {}
         self._steps: dict[int, bytes] = {}
-        self._multi: dict[tuple[str, ...], tuple[bytes, list[bytes], struct.Struct]] = {}
+        self._multi: dict[tuple[str, ...], tuple[bytes, list[Any], struct.Struct]] = {}
 
     def step_field(self, step: int) -> bytes:
         field = self._steps.get(step)
@@ -160,14 +160,16 @@ class ScalarEventEncoder:
         if layout is None:
             layout = self._multi_layout(tags)
         header, prefixes, packer = layout
+        arguments = prefixes.copy()  # [p0, None, p1, None, …]: the values go in the gaps
+        arguments[1::2] = values
         try:
-            body = packer.pack(*[part for pair in zip(prefixes, values, strict=True) for part in pair])
+            body = packer.pack(*arguments)
         except (OverflowError, struct.error):
-            body = b"".join(p + pack_float32(v) for p, v in zip(prefixes, values, strict=True))
+            body = b"".join(p + pack_float32(v) for p, v in zip(prefixes[::2], values, strict=True))
         head = _WALL.pack(9, wall_time) if wall_time else b""
         return head + self.step_field(step) + header + body
 
-    def _multi_layout(self, tags: tuple[str, ...]) -> tuple[bytes, list[bytes], struct.Struct]:
+    def _multi_layout(self, tags: tuple[str, ...]) -> tuple[bytes, list[Any], struct.Struct]:
         prefixes = []
         for tag in tags:
             value = _value_layout(tag, False, False).prefix
@@ -175,7 +177,8 @@ class ScalarEventEncoder:
         summary_len = sum(len(p) + 4 for p in prefixes)
         header = _wire.EVENT_SUMMARY + _wire.varint(summary_len)
         packer = struct.Struct("<" + "".join(f"{len(p)}sf" for p in prefixes))
+        slots: list[Any] = [slot for prefix in prefixes for slot in (prefix, None)]
         if len(self._multi) >= 1024:
             self._multi.clear()
-        layout = self._multi[tags] = (header, prefixes, packer)
+        layout = self._multi[tags] = (header, slots, packer)
         return layout
