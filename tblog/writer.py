@@ -19,6 +19,7 @@ from tblog.events.async_writer import AsyncWriter
 from tblog.methods.audio import AudioMethods
 from tblog.methods.custom_scalars import CustomScalarMethods
 from tblog.methods.embeddings import EmbeddingMethods
+from tblog.methods.graphs import GraphMethods
 from tblog.methods.histograms import HistogramMethods
 from tblog.methods.hparams import HParamsMethods
 from tblog.methods.images import ImageMethods
@@ -47,6 +48,7 @@ class SummaryWriter(
     CustomScalarMethods,
     EmbeddingMethods,
     TensorMethods,
+    GraphMethods,
 ):
     """Writes TensorBoard event files into ``log_dir``, asynchronously.
 

@@ -9,7 +9,7 @@ import pytest
 import tblog
 
 # Issue 4 (graphs) brings these; until then they are the only torch methods tblog lacks.
-NOT_YET = {"add_graph", "add_onnx_graph"}
+NOT_YET = {"add_onnx_graph"}
 # Defaults tblog chooses on purpose (README, "Design notes").
 OWN_DEFAULTS = {("__init__", "max_queue"): 1024, ("__init__", "flush_secs"): 10.0}
 
