@@ -84,17 +84,22 @@ def test_jitted_mlp_with_scan_and_named_scope(tmp_path: Any, event_accumulator: 
     assert nodes["_mlp/scan/scan"].attr["length"].s == b"4"
 
 
-def test_graphs_plugin_serves_the_graph(tmp_path: Any) -> None:
-    """TensorBoard's graphs plugin lists the run and serves the GraphDef as pbtxt."""
-    from tensorboard.backend.event_processing import plugin_event_multiplexer
+def test_graphs_plugin_serves_the_graph(tmp_path: Any, tensorboard_server: Any) -> None:
+    """A real tensorboard server's graphs plugin lists the run and serves the GraphDef as pbtxt."""
+    from google.protobuf import text_format
+
+    from tblog.proto import graph_pb2
 
     with tblog.SummaryWriter(tmp_path) as writer:
         tbjax.add_graph(writer, jax.jit(_mlp), _params(), jnp.ones((4, 3), jnp.float32))
-    mux = plugin_event_multiplexer.EventMultiplexer()
-    mux.AddRunsFromDirectory(str(tmp_path))
-    mux.Reload()
-    graph = mux.Graph(".")
-    assert any(n.name == "_mlp/scan/scan" for n in graph.node)
+    get = tensorboard_server(tmp_path)
+    info = get("/data/plugin/graphs/info")
+    assert info["."]["run_graph"] is True
+    body = get("/data/plugin/graphs/graph?run=.&conceptual=false")
+    graph = text_format.Parse(body.decode("utf-8"), graph_pb2.GraphDef())
+    nodes = {n.name: n for n in graph.node}
+    assert nodes["_mlp/scan/scan"].op == "scan"
+    assert nodes["_mlp/scan/layer1/tanh"].input == ["_mlp/scan/layer1/add"]
 
 
 def test_control_flow_and_custom_rules_become_scopes(tmp_path: Any, event_accumulator: Any) -> None:
