@@ -188,6 +188,38 @@ class TextSection(Section):
         writer.add_text("summary", text, run.step)
 
 
+class GraphSection(Section):
+    """Graphs: the MLP's forward pass as a GraphDef built by hand (no framework to trace)."""
+
+    def start(self, writer: SummaryWriter, run: Run) -> None:
+        from tblog.summary.graph import Node, graph_def
+
+        hidden = run.config.hidden
+        batch = run.config.batch_size
+
+        def param(name: str, shape: list[int]) -> Node:
+            return Node(f"MLP/{name}", "Parameter", shapes=[shape], dtype="float64")
+
+        def op(name: str, kind: str, inputs: list[str], shape: list[int]) -> Node:
+            return Node(f"MLP/{name}", kind, inputs, shapes=[shape], dtype="float64")
+
+        nodes = [
+            Node("input/x", "Placeholder", shapes=[[batch, 2]], dtype="float64"),
+            param("hidden/w1", [2, hidden]),
+            param("hidden/b1", [hidden]),
+            op("hidden/matmul", "MatMul", ["input/x", "MLP/hidden/w1"], [batch, hidden]),
+            op("hidden/add", "Add", ["MLP/hidden/matmul", "MLP/hidden/b1"], [batch, hidden]),
+            op("hidden/tanh", "Tanh", ["MLP/hidden/add"], [batch, hidden]),
+            param("output/w2", [hidden, 1]),
+            param("output/b2", [1]),
+            op("output/matmul", "MatMul", ["MLP/hidden/tanh", "MLP/output/w2"], [batch, 1]),
+            op("output/add", "Add", ["MLP/output/matmul", "MLP/output/b2"], [batch, 1]),
+            op("output/sigmoid", "Sigmoid", ["MLP/output/add"], [batch, 1]),
+            Node("output/probability", "Identity", ["MLP/output/sigmoid"], shapes=[[batch, 1]]),
+        ]
+        writer.add_graph(graph_def(nodes))
+
+
 class HistogramSection(Section):
     """Histograms and Distributions: every parameter and its gradient, every 25 steps."""
 
@@ -327,6 +359,7 @@ SECTIONS: list[Section] = [
     MeshSection(),
     EmbeddingSection(),
     TensorSection(),
+    GraphSection(),
 ]
 
 

@@ -15,7 +15,7 @@ import pytest
 STEPS = 500  # the demo's default
 EVAL_EVERY = 10
 DASHBOARDS = ["scalars", "custom_scalars", "images", "audio", "distributions", "histograms", "text",
-              "pr_curves", "hparams", "mesh", "projector"]  # fmt: skip
+              "pr_curves", "hparams", "mesh", "projector", "graphs"]  # fmt: skip
 
 
 def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -144,6 +144,8 @@ def test_demo_fills_every_dashboard_in_a_real_tensorboard(
     assert "val/pr" in get("/data/plugin/pr_curves/tags")["."]
     assert "spirals" in str(get("/data/plugin/mesh/tags"))
     assert get("/data/plugin/projector/runs") == ["."]
+    graph = get("/data/plugin/graphs/graph?run=.").decode()
+    assert 'name: "MLP/hidden/tanh"' in graph and 'op: "Sigmoid"' in graph
     layout = get("/data/plugin/custom_scalars/layout")
     assert layout["category"][0]["title"] == "training"
     boundary = get("/data/plugin/images/images?run=.&tag=boundary")
