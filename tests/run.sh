@@ -145,7 +145,7 @@ EOF
 job_main() {
   need_python main 3.11 || return
   # torch==2.13.0 is the local CPU wheel (an unpinned torch pulls GBs of CUDA packages).
-  step main-install 1200 make_venv py311 "$PY" -e '.[dev,torch,jax]' 'torch==2.13.0' || return
+  step main-install 1200 make_venv py311 "$PY" -e '.[dev,torch,jax,keras]' 'torch==2.13.0' || return
   local bin="$VENVS/py311/bin"
   step ruff-check 300 "$bin/ruff" check .
   step ruff-format 300 "$bin/ruff" format --check .
