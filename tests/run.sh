@@ -5,7 +5,7 @@
 # `rm -rf .venv-test` for a clean start) and installs what each job needs with pip.
 #
 # Jobs (all by default, in this order):
-#   main   Python 3.11, `pip install -e '.[dev,torch,jax]' torch==2.13.0`, newest protobuf:
+#   main   Python 3.11, `pip install -e '.[dev,torch,jax,keras]' torch==2.13.0`, newest protobuf:
 #          ruff check, ruff format --check, mypy, every test.
 #   py310  Python 3.10 (oldest supported), `.[test]`: tests not marked `framework`.
 #   py313  Python 3.13 (newest supported), `.[test]`: tests not marked `framework`.
