@@ -26,6 +26,7 @@ import numpy as np
 
 from tblog import _convert
 from tblog.events.async_writer import BYTES
+from tblog.profile import profile_run_dir
 from tblog.proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_shape_pb2, types_pb2
 from tblog.summary import _wire
 
@@ -371,11 +372,8 @@ def profile(
             yield JaxProfile(log_dir, name, steps)
         staged = os.path.join(staging, "plugins", "profile")
         for run in sorted(os.listdir(staged)) if os.path.isdir(staged) else ():
-            target = os.path.join(root, run)
-            n = 0
-            while os.path.exists(target):
-                n += 1
-                target = os.path.join(root, f"{run}_{n}")
+            target = profile_run_dir(log_dir)
+            os.rmdir(target)  # a fresh, unique name for the traced run
             os.rename(os.path.join(staged, run), target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 import torch.profiler
 
 from tblog import _convert
+from tblog.profile import profile_run_dir
 
 __all__ = ["profile", "trace_handler"]
 
@@ -46,17 +46,10 @@ def trace_handler(log_dir: str) -> Callable[[Any], None]:
     ``_<n>`` if that directory exists already), the run layout TensorBoard's profile tools
     use.
     """
-    root = os.path.join(log_dir, "plugins", "profile")
     host = socket.gethostname() or "localhost"
 
     def handle(prof: Any) -> None:
-        stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.localtime())
-        run_dir = os.path.join(root, stamp)
-        n = 0
-        while os.path.exists(run_dir):
-            n += 1
-            run_dir = os.path.join(root, f"{stamp}_{n}")
-        os.makedirs(run_dir)
+        run_dir = profile_run_dir(log_dir)
         target = os.path.join(run_dir, f"{host}.pt.trace.json.gz")
         fd, tmp = tempfile.mkstemp(suffix=".json", dir=run_dir)
         os.close(fd)

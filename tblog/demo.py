@@ -220,6 +220,24 @@ class GraphSection(Section):
         writer.add_graph(graph_def(nodes))
 
 
+class ProfileSection(Section):
+    """Profile: the first 20 steps' timing as a trace (TensorBoard's profile plugin, Perfetto)."""
+
+    steps = 20
+
+    def start(self, writer: SummaryWriter, run: Run) -> None:
+        from tblog.profile import StepProfiler
+
+        self.profiler = StepProfiler(writer, name="demo")
+        self.profiler.next_step(1)
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        if run.step < self.steps:
+            self.profiler.next_step()
+        elif run.step == self.steps:
+            self.profiler.write()
+
+
 class HistogramSection(Section):
     """Histograms and Distributions: every parameter and its gradient, every 25 steps."""
 
@@ -360,6 +378,7 @@ SECTIONS: list[Section] = [
     EmbeddingSection(),
     TensorSection(),
     GraphSection(),
+    ProfileSection(),
 ]
 
 
@@ -415,6 +434,7 @@ def train(writer: SummaryWriter, config: Config, sections: Sequence[Section] = S
 
 # What a demo run writes besides event files (the embedding projector's files).
 _DEMO_FILES = {"projector_config.pbtxt", "tensors.tsv", "metadata.tsv", "sprite.png"}
+_DEMO_SUFFIXES = (".trace.json.gz",)  # the profile
 
 
 def clear_logdir(logdir: Path) -> None:
@@ -426,7 +446,10 @@ def clear_logdir(logdir: Path) -> None:
     strangers = [
         p
         for p in logdir.rglob("*")
-        if p.is_file() and not p.name.startswith("events.out.tfevents.") and p.name not in _DEMO_FILES
+        if p.is_file()
+        and not p.name.startswith("events.out.tfevents.")
+        and p.name not in _DEMO_FILES
+        and not p.name.endswith(_DEMO_SUFFIXES)
     ]
     if strangers:
         raise SystemExit(

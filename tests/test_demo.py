@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -144,6 +146,9 @@ def test_demo_fills_every_dashboard_in_a_real_tensorboard(
     assert "val/pr" in get("/data/plugin/pr_curves/tags")["."]
     assert "spirals" in str(get("/data/plugin/mesh/tags"))
     assert get("/data/plugin/projector/runs") == ["."]
+    (trace,) = logdir.glob("plugins/profile/*/*.trace.json.gz")
+    steps = [e["name"] for e in json.loads(gzip.decompress(trace.read_bytes()))["traceEvents"]]
+    assert [f"ProfilerStep#{n}" for n in range(1, 21)] == [s for s in steps if s.startswith("Profiler")]
     graph = get("/data/plugin/graphs/graph?run=.").decode()
     assert 'name: "MLP/hidden/tanh"' in graph and 'op: "Sigmoid"' in graph
     layout = get("/data/plugin/custom_scalars/layout")
