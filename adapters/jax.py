@@ -8,6 +8,11 @@ Import it explicitly (``import tblog.adapters.jax``); ``import tblog`` never loa
   ``custom_jvp_call``, ``custom_vjp_call``, ``checkpoint``) and ``jax.named_scope`` names as
   name scopes.
 - :func:`profile` records a ``jax.profiler`` trace with step markers into the run directory.
+- :func:`log_step` wraps a training step ``step(state, batch) -> (state, metrics)``: counts
+  steps and logs the metrics pytree (and optionally parameter histograms) every N steps,
+  without waiting for the device.
+- :func:`scalar` and :func:`scalars` log from inside ``jax.jit`` (ordered host callbacks, the
+  step may be traced); :func:`flush` and :func:`close` wait for those callbacks first.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import jax
+import jax.experimental
+import jax.numpy as jnp
 import numpy as np
 
 from tblog import _convert
@@ -30,7 +37,18 @@ from tblog.profile import profile_run_dir
 from tblog.proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_shape_pb2, types_pb2
 from tblog.summary import _wire
 
-__all__ = ["add_graph", "graph_def", "profile", "JaxProfile"]
+__all__ = [
+    "add_graph",
+    "graph_def",
+    "profile",
+    "JaxProfile",
+    "log_step",
+    "LoggedStep",
+    "scalar",
+    "scalars",
+    "flush",
+    "close",
+]
 
 EVENT_GRAPH_DEF = b"\x22"  # Event field 4, length-delimited
 
@@ -377,3 +395,283 @@ def profile(
             os.rename(os.path.join(staged, run), target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----- training-step wrapper ----------------------------------------------------------------
+
+
+def _check_writer(writer: Any) -> None:
+    if not hasattr(writer, "_events") or not hasattr(writer, "log"):
+        raise TypeError(f"writer: expected a tblog.SummaryWriter, got {_convert.describe(writer)}")
+
+
+def _key_text(key: Any) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def _path_tag(path: tuple[Any, ...], prefix: str) -> str:
+    """``prefix/a/b/0`` for a pytree path (dict keys, attribute names, sequence indices)."""
+    parts = [_key_text(k) for k in path]
+    if prefix:
+        parts.insert(0, prefix)
+    return "/".join(p for p in parts if p) or "value"
+
+
+def _flat_metrics(metrics: Any, prefix: str) -> dict[str, Any]:
+    """The leaves of a metrics pytree keyed by their ``a/b`` path (``None`` leaves dropped)."""
+    if isinstance(metrics, (int, float)) or hasattr(metrics, "shape"):
+        return {prefix or "value": metrics}
+    leaves, _ = jax.tree_util.tree_flatten_with_path(metrics)
+    return {_path_tag(path, prefix): leaf for path, leaf in leaves}
+
+
+def _check_every(value: Any, name: str, optional: bool) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        allowed = "an int >= 1" + (" or None" if optional else "")
+        raise ValueError(f"{name}: expected {allowed}, got {value!r}")
+    return value
+
+
+class LoggedStep:
+    """A training step that logs its metrics; made by :func:`log_step`.
+
+    Call it as the step it wraps: ``state, metrics = logged(state, batch)``. ``step`` is the
+    number the next call will log under.
+    """
+
+    def __init__(
+        self,
+        step_fn: Callable[..., Any],
+        writer: Any,
+        *,
+        every: int = 1,
+        histograms_every: int | None = None,
+        params: Callable[[Any], Any] | None = None,
+        prefix: str = "",
+        histogram_prefix: str = "params",
+        start_step: int = 0,
+        all_processes: bool = False,
+        process_index: int | None = None,
+    ) -> None:
+        if not callable(step_fn):
+            raise TypeError(f"step_fn: expected a callable, got {_convert.describe(step_fn)}")
+        _check_writer(writer)
+        if params is not None and not callable(params):
+            raise TypeError(
+                f"params: expected a callable state -> parameter pytree or None, "
+                f"got {_convert.describe(params)}"
+            )
+        for name, text in (("prefix", prefix), ("histogram_prefix", histogram_prefix)):
+            if not isinstance(text, str):
+                raise TypeError(f"{name}: expected a str, got {_convert.describe(text)}")
+        self.step_fn = step_fn
+        self.writer = writer
+        self.every: int = _check_every(every, "every", optional=False) or 1
+        self.histograms_every = _check_every(histograms_every, "histograms_every", optional=True)
+        self.params = params
+        self.prefix = prefix.strip("/")
+        self.histogram_prefix = histogram_prefix.strip("/")
+        self.step = _convert.step(start_step, "start_step")
+        if process_index is None:
+            process_index = jax.process_index()
+        self.writes = bool(all_processes) or process_index == 0
+        self.__wrapped__ = step_fn
+
+    def __call__(self, state: Any, *args: Any, **kwargs: Any) -> Any:
+        out = self.step_fn(state, *args, **kwargs)
+        step = self.step
+        self.step = step + 1
+        if not self.writes:
+            return out
+        every, hist_every = self.every, self.histograms_every
+        log_metrics = step % every == 0
+        log_hists = hist_every is not None and step % hist_every == 0
+        if not (log_metrics or log_hists):
+            return out
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise TypeError(
+                f"step_fn must return (state, metrics); got {_convert.describe(out)} (step {step})"
+            )
+        new_state, metrics = out
+        if log_metrics and metrics is not None:
+            # JAX arrays go to the writer as they are: it reads them on its own thread, so
+            # the caller never waits for the device.
+            flat = _flat_metrics(metrics, self.prefix)
+            if flat:
+                self.writer.log(flat, step=step)
+        if log_hists:
+            tree = new_state if self.params is None else self.params(new_state)
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+                if _convert.dtype_kind(leaf) not in ("f", "i", "u", "b") and not _is_ml_float(leaf):
+                    continue
+                if int(np.prod(_convert.shape_of(leaf))) == 0:
+                    continue
+                self.writer.add_histogram(_path_tag(path, self.histogram_prefix), leaf, step)
+        return out
+
+
+def _is_ml_float(leaf: Any) -> bool:
+    return "bfloat16" in str(getattr(leaf, "dtype", "")) or "float8" in str(getattr(leaf, "dtype", ""))
+
+
+def log_step(
+    step_fn: Callable[..., Any],
+    writer: Any,
+    *,
+    every: int = 1,
+    histograms_every: int | None = None,
+    params: Callable[[Any], Any] | None = None,
+    prefix: str = "",
+    histogram_prefix: str = "params",
+    start_step: int = 0,
+    all_processes: bool = False,
+    process_index: int | None = None,
+) -> LoggedStep:
+    """Wrap ``step_fn(state, batch, ...) -> (state, metrics)`` so that it logs as it runs.
+
+    Each call runs ``step_fn`` and counts one step (the first is ``start_step``, 0 unless
+    resuming). On steps that are multiples of ``every``, the ``metrics`` pytree (dicts,
+    lists, tuples, dataclasses, registered nodes; leaves JAX/NumPy scalars or one-element
+    arrays) is logged with ``writer.log`` as one event, each leaf under its path joined by
+    ``/`` (``{"loss": l, "acc": {"top1": a}}`` → ``loss``, ``acc/top1``), after ``prefix/``
+    when ``prefix`` is set. On multiples of ``histograms_every`` (never by default), every
+    numeric array leaf of ``params(new_state)`` (the whole new state when ``params`` is None)
+    is logged with ``add_histogram`` under ``<histogram_prefix>/<path>``.
+
+    Nothing here waits for the device: the JAX arrays are handed to the writer, whose
+    background thread reads them when they are ready, so asynchronous dispatch goes on and
+    the wrapped call returns as soon as ``step_fn`` does. A metric that is not one real
+    number raises in the caller (checked from its shape and dtype); NaN checks of histogram
+    values run on the writer thread and raise from the next call.
+
+    Multi-host: only the process with ``process_index == 0`` (``jax.process_index()``
+    unless given) logs; ``all_processes=True`` logs from every process (give each its own
+    ``log_dir``, e.g. ``f"runs/exp/host{jax.process_index()}"``, or TensorBoard shows
+    every host's points in one run).
+
+    Example::
+
+        import tblog.adapters.jax as tbjax
+        train_step = tbjax.log_step(jax.jit(train_step), writer, every=10,
+                                    histograms_every=100, params=lambda s: s.params)
+        for batch in batches:
+            state, metrics = train_step(state, batch)
+
+    Raises:
+        TypeError/ValueError: bad arguments (before anything runs); ``step_fn`` not
+            returning a ``(state, metrics)`` pair on a logged step; a metric that is not
+            one real number.
+    """
+    return LoggedStep(
+        step_fn,
+        writer,
+        every=every,
+        histograms_every=histograms_every,
+        params=params,
+        prefix=prefix,
+        histogram_prefix=histogram_prefix,
+        start_step=start_step,
+        all_processes=all_processes,
+        process_index=process_index,
+    )
+
+
+# ----- logging from inside jax.jit ----------------------------------------------------------
+
+
+def _check_traced_scalar(value: Any, name: str) -> Any:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        value = jnp.asarray(value)
+        shape = value.shape
+    if int(np.prod(shape)) != 1:
+        raise ValueError(f"{name} must hold exactly one element; got shape {tuple(shape)}")
+    kind = np.dtype(value.dtype).kind if not _is_ml_float(value) else "f"
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real number; got dtype {value.dtype}")
+    return value
+
+
+def _host_writes(all_processes: bool) -> bool:
+    return all_processes or jax.process_index() == 0
+
+
+def scalar(writer: Any, tag: str, value: Any, step: Any, *, all_processes: bool = False) -> None:
+    """Log one scalar from inside ``jax.jit`` (or outside it): ``add_scalar(tag, value, step)``.
+
+    ``value`` and ``step`` may be traced: the call becomes an ordered host callback
+    (``jax.experimental.io_callback(..., ordered=True)``), so the values are written in
+    program order when the computation reaches it, without a device sync in the caller.
+    Call :func:`flush` (or :func:`close`) rather than ``writer.flush()``: it first waits
+    for callbacks still pending (``jax.effects_barrier()``).
+
+    Transformations:
+
+    - ``vmap``: not supported — ordered callbacks cannot be batched and JAX raises
+      ``ValueError: Cannot `vmap` ordered IO callback``. Reduce over the batch first (e.g.
+      ``loss.mean()``) and log outside the ``vmap``.
+    - ``jit`` over sharded arrays: the callback runs once, on one device, with the whole
+      (gathered) value.
+    - ``shard_map``/``pmap`` (per-device code): the callback runs once per device with that
+      device's value, so each step is logged once per device; reduce first
+      (``lax.pmean``) or return the value and log it outside.
+    - Multi-host: only process 0 writes unless ``all_processes=True``.
+    - ``grad``: only the primal computation logs.
+
+    Raises:
+        TypeError/ValueError at trace time: bad writer or tag, or a value that is not one
+        real number.
+    """
+    _check_writer(writer)
+    tag = _convert.tag(tag)
+    value = _check_traced_scalar(value, "value")
+    step = _check_traced_scalar(step, "step")
+
+    def write(v: Any, s: Any) -> None:
+        if _host_writes(all_processes):
+            writer.add_scalar(tag, float(np.asarray(v).reshape(())), int(np.asarray(s).reshape(())))
+
+    jax.experimental.io_callback(write, None, value, step, ordered=True)
+
+
+def scalars(writer: Any, metrics: Any, step: Any, *, prefix: str = "", all_processes: bool = False) -> None:
+    """Log a pytree of scalars from inside ``jax.jit`` as one event (``writer.log``).
+
+    Tags are the leaves' paths joined by ``/`` (after ``prefix/``), as :func:`log_step`
+    names them. Same callback, ordering, flushing and transformation rules as
+    :func:`scalar`.
+    """
+    _check_writer(writer)
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix: expected a str, got {_convert.describe(prefix)}")
+    flat = _flat_metrics(metrics, prefix.strip("/"))
+    tags = list(flat)
+    values = [_check_traced_scalar(v, f"metrics[{t!r}]") for t, v in flat.items()]
+    step = _check_traced_scalar(step, "step")
+
+    def write(vs: list[Any], s: Any) -> None:
+        if _host_writes(all_processes):
+            row = {t: float(np.asarray(v).reshape(())) for t, v in zip(tags, vs, strict=True)}
+            writer.log(row, step=int(np.asarray(s).reshape(())))
+
+    if tags:
+        jax.experimental.io_callback(write, None, values, step, ordered=True)
+
+
+def flush(writer: Any) -> None:
+    """Wait for pending JAX host callbacks (``jax.effects_barrier()``), then ``writer.flush()``."""
+    _check_writer(writer)
+    jax.effects_barrier()
+    writer.flush()
+
+
+def close(writer: Any) -> None:
+    """Wait for pending JAX host callbacks (``jax.effects_barrier()``), then ``writer.close()``."""
+    _check_writer(writer)
+    jax.effects_barrier()
+    writer.close()
