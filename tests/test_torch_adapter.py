@@ -249,3 +249,21 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="log_freq"):
             tbtorch.watch(model, writer, log_freq=-1)
         assert not opt._optimizer_step_pre_hooks and not model._forward_pre_hooks
+
+
+def test_watch_histogram_matches_add_histogram(tmp_path: Path, event_accumulator: Any) -> None:
+    """The on-device binning of watch() gives the same HistogramProto as writer.add_histogram."""
+    model = torch.nn.Linear(64, 32)
+    with torch.no_grad():
+        model.weight.mul_(1e3)
+        model.weight[0, :4] = torch.tensor([0.0, -1e25, 1e-15, 3e21])  # zero, beyond the edges, tiny
+    with tblog.SummaryWriter(tmp_path) as writer:
+        handle = tbtorch.watch(model, writer, log="parameters", log_freq=1)
+        model(torch.ones(1, 64))
+        handle.remove()
+        writer.add_histogram("core/weight", model.weight.detach(), 1)
+    acc = event_accumulator(tmp_path)
+    (ours,) = acc.Histograms("parameters/weight")
+    (core,) = acc.Histograms("core/weight")
+    assert ours.step == core.step == 1
+    assert ours.histogram_value == core.histogram_value
