@@ -206,3 +206,38 @@ def test_scalar_outside_jit_and_errors(tmp_path: Any, event_accumulator: Any) ->
         tbjax.flush(writer)
     [event] = event_accumulator(tmp_path).Scalars("eager")
     assert (event.step, event.value) == (3, 2.5)
+
+
+def test_log_step_with_optax(tmp_path: Any, event_accumulator: Any) -> None:
+    """With an optax optimizer state, params= picks the parameters; histograms cover only them."""
+    optax = pytest.importorskip("optax")
+    opt = optax.adam(0.05)
+    x, y = _data()
+    params = _init()["params"]
+
+    @jax.jit
+    def step_fn(state: Any, batch: Any) -> tuple[Any, Any]:
+        params, opt_state = state
+        bx, by = batch
+
+        def loss_fn(p: Any) -> Any:
+            return jnp.mean((bx @ p["w"] + p["b"] - by) ** 2)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), {"loss": loss}
+
+    with tblog.SummaryWriter(tmp_path) as writer:
+        step = tbjax.log_step(step_fn, writer, every=3, histograms_every=10, params=lambda s: s[0])
+        state = (params, opt.init(params))
+        losses = []
+        for _ in range(30):
+            state, metrics = step(state, (x, y))
+            losses.append(float(metrics["loss"]))
+    acc = event_accumulator(tmp_path)
+    events = acc.Scalars("loss")
+    assert [e.step for e in events] == list(range(0, 30, 3))
+    assert [e.value for e in events] == pytest.approx(losses[::3], rel=1e-6)
+    assert sorted(acc.Tags()["histograms"]) == ["params/b", "params/w"]
+    assert [h.step for h in acc.Histograms("params/b")] == [0, 10, 20]
+    assert losses[-1] < losses[0]
