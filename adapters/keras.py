@@ -1,7 +1,9 @@
-"""Keras adapter: a Keras 3 model's conceptual graph in TensorBoard's Graphs dashboard.
+"""Keras adapter: a TensorBoard callback and a model's conceptual graph, on any backend.
 
 Import it explicitly (``import tblog.adapters.keras``); ``import tblog`` never loads Keras.
-Works on any Keras backend (JAX, PyTorch, TensorFlow): only ``model.to_json()`` is read.
+:class:`TensorBoard` is a drop-in for ``keras.callbacks.TensorBoard`` (same options, same
+``train/`` and ``validation/`` layout and tags) that needs no TensorFlow, so it works on the
+JAX and PyTorch backends too.
 
 :func:`add_graph` writes the model's JSON as TensorBoard's Keras ("conceptual") graph: a
 string tensor under tag ``keras`` with plugin ``graph_keras_model``, which the Graphs dashboard
