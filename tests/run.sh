@@ -9,6 +9,8 @@
 #          ruff check, ruff format --check, mypy, every test.
 #   py310  Python 3.10 (oldest supported), `.[test]`: tests not marked `framework`.
 #   py313  Python 3.13 (newest supported), `.[test]`: tests not marked `framework`.
+#   tf     Python 3.11 with tensorflow-cpu: the tests marked `tensorflow` (Keras's own
+#          TensorBoard callback as the reference for tblog's).
 #   minpb  Python 3.10 with the oldest protobuf that pyproject allows (`protobuf>=X` read from
 #          pyproject.toml) and the test extra without tensorboard/tensorboardX (they need
 #          protobuf>=6.31): tests marked neither `framework` nor `tensorboard`.
@@ -30,7 +32,7 @@ PYENV_ROOT="${PYENV_ROOT:-$HOME/.pyenv}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1
 export TBLOG_FAIL_IF_NONE_PASSED=1 # tests/conftest.py: a pytest run with no passed test fails
 
-ALL_JOBS=(main py310 py313 minpb)
+ALL_JOBS=(main py310 py313 minpb tf)
 if [ $# -gt 0 ]; then JOBS=("$@"); else JOBS=("${ALL_JOBS[@]}"); fi
 
 # ---------------------------------------------------------------------------- bookkeeping
@@ -160,8 +162,16 @@ job_main() {
     step main-protoc 600 "$bin/python" -m pip install -q --no-deps "grpcio-tools==$protoc_pin" &&
       export TBLOG_REQUIRE_PROTOC=1
   fi
-  pytest_job main-pytest py311 2400
+  pytest_job main-pytest py311 2400 -m 'not tensorflow'
   unset TBLOG_NO_IMPORT_SKIPS TBLOG_REQUIRE_PROTOC
+}
+
+job_tf() { # the Keras callback on the TensorFlow backend, against Keras's own callback
+  need_python tf 3.11 || return
+  step tf-install 1200 make_venv tf "$PY" -e '.[test,keras]' tensorflow-cpu || return
+  export KERAS_BACKEND=tensorflow
+  pytest_job tf-pytest tf 1200 -m tensorflow
+  unset KERAS_BACKEND
 }
 
 job_core() { # job_core JOB 3.X
@@ -203,6 +213,7 @@ for job in "${JOBS[@]}"; do
     py310) job_core py310 3.10 ;;
     py313) job_core py313 3.13 ;;
     minpb) job_minpb ;;
+    tf) job_tf ;;
     *)
       echo "unknown job '$job' (jobs: ${ALL_JOBS[*]})" >&2
       exit 2

@@ -256,3 +256,33 @@ def test_bad_arguments() -> None:
         TensorBoard(embeddings_metadata=["a"])
     TensorBoard(profile_batch=0)
     TensorBoard(profile_batch="0,0")
+
+
+KERAS_OWN_FIT_SCRIPT = FIT_SCRIPT.replace(
+    "from tblog.adapters.keras import TensorBoard", "from keras.callbacks import TensorBoard"
+)
+
+
+def _plugin_tags(logdir: str) -> dict[str, set[str]]:
+    """Tags per plugin, as TensorBoard's own loader sees them (legacy and tensor summaries alike)."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+
+    acc = pea.EventAccumulator(logdir)
+    acc.Reload()
+    return {plugin: set(acc.PluginTagToContent(plugin)) for plugin in acc.ActivePlugins()}
+
+
+@pytest.mark.tensorflow
+def test_tensorflow_backend_matches_keras_own_callback(tmp_path: Any, event_accumulator: Any) -> None:
+    """On the TensorFlow backend, tblog's callback writes the tutorial layout, and the same runs
+    and tags per dashboard as keras.callbacks.TensorBoard itself (which needs TensorFlow)."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    for script, logdir in ((FIT_SCRIPT, tmp_path / "tblog"), (KERAS_OWN_FIT_SCRIPT, tmp_path / "keras")):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(logdir)], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_tutorial_layout(event_accumulator, tmp_path / "tblog")
+    assert sorted(os.listdir(tmp_path / "keras")) == ["train", "validation"]
+    for run in ("train", "validation"):
+        assert _plugin_tags(str(tmp_path / "tblog" / run)) == _plugin_tags(str(tmp_path / "keras" / run)), run
