@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.metadata as md
 import json
 import os
 import platform
@@ -34,6 +33,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from _child import WRITER_MODULES  # noqa: E402
+from _machine import cpu_model, package_versions, usable_cores  # noqa: E402
 from _report import write_reports  # noqa: E402
 from _verify import verify  # noqa: E402
 from _workloads import EXTRA_MODULES, WORKLOADS  # noqa: E402
@@ -56,28 +56,12 @@ def _git(*args: str) -> str | None:
 
 
 def machine_info(python: str) -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions = {}
-    for pkg in PACKAGES:
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
+    cpu = cpu_model()
+    versions = package_versions(PACKAGES)
     commit = _git("rev-parse", "--short", "HEAD")
     if commit and _git("status", "--porcelain", "--", "tblog", "adapters", "pyproject.toml"):
         commit += " + uncommitted changes in tblog/"
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    usable = usable_cores()
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
