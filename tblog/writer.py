@@ -113,6 +113,13 @@ class SummaryWriter(
             max_pending_bytes=max_pending_bytes,
         )
         self._next_log_step = 0
+        self._options = {
+            "max_queue": max_queue,
+            "flush_secs": flush_secs,
+            "filename_suffix": filename_suffix,
+            "max_pending_events": max_pending_events,
+            "max_pending_bytes": max_pending_bytes,
+        }
 
     # ----- lifecycle ---------------------------------------------------------------------
 
@@ -143,6 +150,11 @@ class SummaryWriter(
         if events is not None:
             events.close_soon()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as a new writer on the same log directory and options (for spawned workers,
+        say). It writes its own event file; what this writer has pending stays with it."""
+        return (_restore_writer, (self.log_dir, self._options))
+
     def __repr__(self) -> str:
         return f"SummaryWriter(log_dir={self.log_dir!r})"
 
@@ -156,3 +168,7 @@ def _check_type(value: Any, expected: type, name: str) -> Any:
 def _check_positive(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number; got {_convert.describe(value)}")
+
+
+def _restore_writer(log_dir: str, options: dict[str, Any]) -> SummaryWriter:
+    return SummaryWriter(log_dir, **options)

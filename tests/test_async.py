@@ -309,3 +309,87 @@ def test_forked_child_writes_its_own_file(tmp_path: Path, event_accumulator: Any
     acc = event_accumulator(tmp_path / "run")
     assert [p.step for p in acc.Scalars("parent")] == list(range(1001))
     assert len(acc.Scalars("child")) == 10
+
+
+def test_sigterm_flushes_before_the_process_ends(tmp_path: Path, event_accumulator: Any) -> None:
+    """SIGTERM (default handling) still writes everything logged: tblog flushes, then the
+    process ends by SIGTERM as it would have."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import os, sys, time, tblog
+            writer = tblog.SummaryWriter(os.environ["LOGDIR"], flush_secs=3600, max_queue=10**6,
+                                         max_pending_events=10**6)
+            for i in range(30_000):
+                writer.add_scalar("x", float(i), i)
+            print("logged", flush=True)
+            time.sleep(60)
+            """)],
+        env=dict(os.environ, LOGDIR=os.fspath(tmp_path / "run")),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "logged"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert len(event_accumulator(tmp_path / "run").Scalars("x")) == 30_000
+
+
+def test_sigterm_handler_of_the_user_is_kept(tmp_path: Path) -> None:
+    """A SIGTERM handler installed before the writer is never replaced."""
+    result = _run_script(
+        """
+        import os, signal, tblog
+        def mine(signum, frame):
+            pass
+        signal.signal(signal.SIGTERM, mine)
+        writer = tblog.SummaryWriter(os.environ["LOGDIR"])
+        print(signal.getsignal(signal.SIGTERM) is mine)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_keyboard_interrupt_loses_nothing(tmp_path: Path, event_accumulator: Any) -> None:
+    """Ctrl-C (SIGINT → KeyboardInterrupt) in the training loop leaves every event on disk."""
+    result = _run_script(
+        """
+        import os, signal, tblog
+        writer = tblog.SummaryWriter(os.environ["LOGDIR"], flush_secs=3600)
+        for i in range(20_000):
+            writer.add_scalar("x", float(i), i)
+            if i == 19_999:
+                os.kill(os.getpid(), signal.SIGINT)
+        """,
+        tmp_path,
+    )
+    assert result.returncode != 0 and "KeyboardInterrupt" in result.stderr
+    assert len(event_accumulator(tmp_path / "run").Scalars("x")) == 20_000
+
+
+def _log_in_spawned_child(writer: tblog.SummaryWriter) -> None:
+    writer.add_scalar("child", 1.0, 7)
+    writer.close()
+
+
+def test_writer_pickles_for_spawned_workers(tmp_path: Path, event_accumulator: Any) -> None:
+    """A writer pickles as a new writer on the same log directory: a spawn-started worker
+    logs through it into its own event file."""
+    import multiprocessing
+    import pickle
+
+    writer = tblog.SummaryWriter(tmp_path, flush_secs=5.0, filename_suffix=".w")
+    copy = pickle.loads(pickle.dumps(writer))
+    assert (copy.get_logdir(), copy._options) == (writer.get_logdir(), writer._options)
+    copy.close()
+    worker = multiprocessing.get_context("spawn").Process(target=_log_in_spawned_child, args=(writer,))
+    worker.start()
+    worker.join(timeout=120)
+    assert worker.exitcode == 0
+    writer.add_scalar("parent", 2.0, 3)
+    writer.close()
+    acc = event_accumulator(tmp_path)
+    assert [(p.step, p.value) for p in acc.Scalars("child")] == [(7, 1.0)]
+    assert [(p.step, p.value) for p in acc.Scalars("parent")] == [(3, 2.0)]
+    assert all(name.endswith(".w") for name in os.listdir(tmp_path))

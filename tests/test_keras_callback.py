@@ -276,6 +276,10 @@ def _plugin_tags(logdir: str) -> dict[str, set[str]]:
 def test_tensorflow_backend_matches_keras_own_callback(tmp_path: Any, event_accumulator: Any) -> None:
     """On the TensorFlow backend, tblog's callback writes the tutorial layout, and the same runs
     and tags per dashboard as keras.callbacks.TensorBoard itself (which needs TensorFlow)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:  # only the tf CI job installs it
+        pytest.skip("tensorflow is not installed (tests/run.sh tf runs this test)")
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
     for script, logdir in ((FIT_SCRIPT, tmp_path / "tblog"), (KERAS_OWN_FIT_SCRIPT, tmp_path / "keras")):
         proc = subprocess.run(

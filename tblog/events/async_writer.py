@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 import weakref
@@ -87,6 +88,7 @@ class AsyncWriter:
         self._new_sync_state()
         self._open()
         _live_writers.add(self)
+        _flush_on_sigterm()
 
     # ----- caller side -------------------------------------------------------------------
 
@@ -401,6 +403,29 @@ def _close_all_at_exit() -> None:
             writer.close(timeout=_EXIT_TIMEOUT_SECS)
         except Exception as exc:  # the interpreter is ending: report, never raise
             print(f"tblog: at exit, {exc}", file=sys.stderr)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Write what is pending, then end the process as SIGTERM would have."""
+    _close_all_at_exit()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _flush_on_sigterm() -> None:
+    """Make SIGTERM flush every writer first, unless someone else handles SIGTERM.
+
+    Python ends on SIGTERM without running atexit hooks. A handler the user (or a framework)
+    installed is never replaced; it is then theirs to call ``close()``. Only the main thread
+    may install handlers, so writers created elsewhere leave SIGTERM alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # no signals here (embedded, some platforms)
+        pass
 
 
 def _after_fork_in_child() -> None:
