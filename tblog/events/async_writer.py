@@ -262,8 +262,7 @@ class AsyncWriter:
                 self._woken = False  # after clear(): a kick in between is drained below
                 while self.queue:
                     self._write_batch()
-                for event_file in self._files.values():
-                    event_file.check()
+                self._check_files()
                 if self._closing and not self.queue:
                     break
         except BaseException as exc:
@@ -322,6 +321,7 @@ class AsyncWriter:
             nbytes += size
             if kind == _BARRIER:
                 self._write_buffers(buffers)
+                self._check_files()  # flush() promises a file that still exists
                 payload.set()
                 continue
             try:
@@ -381,6 +381,10 @@ class AsyncWriter:
             if buffer:
                 self._file(run).write(buffer)
                 buffer.clear()
+
+    def _check_files(self) -> None:
+        for event_file in self._files.values():
+            event_file.check()
 
     def _file(self, run: str) -> EventFile:
         event_file = self._files.get(run)
