@@ -278,28 +278,6 @@ def _assemble(
     return bytes(out)
 
 
-def histo_proto(
-    vmin: float,
-    vmax: float,
-    num: float,
-    total: float,
-    sum_squares: float,
-    bucket_limits: np.ndarray,
-    bucket_counts: np.ndarray,
-) -> bytes:
-    """An encoded ``HistogramProto`` (proto3: zero fields and empty lists left out)."""
-    out = _histo_scalars(vmin, vmax, num, total, sum_squares)
-    for key, array in ((_HISTO_LIMITS, bucket_limits), (_HISTO_COUNTS, bucket_counts)):
-        if len(array):
-            out += _wire.field_bytes(key, _packed_doubles(np.asarray(array)).tobytes())
-    return out
-
-
-def histo_value(tag: str, histo: bytes) -> bytes:
-    """An encoded ``Summary.Value`` holding an encoded ``HistogramProto``."""
-    return _wire.field_str(_VALUE_TAG, tag) + _wire.field_bytes(_VALUE_HISTO, histo) + _METADATA_FIELD
-
-
 def _histogram_parts(
     values: Any, bins: str | int | np.ndarray, max_bins: int | None, name: str
 ) -> tuple[bytes, np.ndarray, np.ndarray]:
