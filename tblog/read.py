@@ -11,17 +11,27 @@ checked; a truncated last record is skipped; a corrupted one is reported (see
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from tblog.events.files import FILE_PREFIX
-from tblog.events.record import CorruptRecordWarning, OnCorrupt, read_records
+from tblog.events.record import CorruptRecordWarning, OnCorrupt, read_records, report_corrupt
 from tblog.proto import event_pb2
 
-__all__ = ["CorruptRecordWarning", "event_files", "events", "runs", "scalars", "tensor_to_numpy"]
+__all__ = [
+    "CorruptRecordWarning",
+    "event_files",
+    "events",
+    "read_events",
+    "runs",
+    "scalars",
+    "tensor_to_numpy",
+]
 
 Event = event_pb2.Event
 
@@ -58,8 +68,20 @@ def events(path: str | os.PathLike[str], *, on_corrupt: OnCorrupt = "warn") -> I
     """Every ``Event`` (tblog.proto.event_pb2.Event) of a file, or of all files under a directory."""
     for file in event_files(path):
         with open(file, "rb") as stream:
-            for payload in read_records(stream, file, on_corrupt):
-                yield Event.FromString(payload)
+            yield from read_events(stream, file, on_corrupt)
+
+
+def read_events(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn") -> Iterator[Any]:
+    """Every ``Event`` of one open binary stream; a record that is no Event counts as corrupt."""
+    for index, payload in enumerate(read_records(stream, name, on_corrupt)):
+        try:
+            event = Event.FromString(payload)
+        except (DecodeError, ValueError, RecursionError) as error:
+            # CRCs only prove the bytes are as written; a malicious or buggy writer can frame garbage.
+            message = f"{name}: record {index} ({len(payload)} bytes) is not an Event ({error}); skipped"
+            report_corrupt(on_corrupt, message)
+            continue
+        yield event
 
 
 def scalars(
@@ -84,7 +106,11 @@ def scalars(
                 if event.WhichOneof("what") != "summary":
                     continue
                 for value in event.summary.value:
-                    number = _scalar_of(value, scalar_tags, seen_tags)
+                    try:
+                        number = _scalar_of(value, scalar_tags, seen_tags)
+                    except ValueError as error:  # a tensor whose bytes do not match its shape
+                        report_corrupt(on_corrupt, f"{file}: step {event.step}, tag {value.tag!r}: {error}")
+                        continue
                     if number is not None:
                         columns["run"].append(run)
                         columns["tag"].append(value.tag)
@@ -102,11 +128,15 @@ def _scalar_of(value: Any, scalar_tags: set[str], seen_tags: set[str]) -> float 
     kind = value.WhichOneof("value")
     if kind == "simple_value":
         return float(value.simple_value)
-    if kind == "tensor" and value.tag in scalar_tags:
-        array = tensor_to_numpy(value.tensor)
-        if array.size == 1:
-            return float(array.reshape(()))
+    # Only a numeric tensor of one element is a scalar; its shape is checked before any
+    # conversion, so a tensor claiming a huge shape costs nothing here.
+    if kind == "tensor" and value.tag in scalar_tags and _is_one_number(value.tensor):
+        return float(tensor_to_numpy(value.tensor).reshape(()))
     return None
+
+
+def _is_one_number(tensor: Any) -> bool:
+    return tensor.dtype in _NUMPY_DTYPES and all(dim.size == 1 for dim in tensor.tensor_shape.dim)
 
 
 def _table(columns: dict[str, list[Any]], dataframe: bool | None) -> Any:
@@ -130,6 +160,10 @@ def _table(columns: dict[str, list[Any]], dataframe: bool | None) -> Any:
     return pd.DataFrame(arrays)
 
 
+# A tensor stored as one value (or none) for a larger shape is expanded up to this many
+# elements (128 MiB of float64); beyond it the shape is taken for corruption.
+MAX_FILL_ELEMENTS = 1 << 24
+
 _NUMPY_DTYPES: dict[int, tuple[str, str]] = {
     # DataType: (NumPy dtype, TensorProto field holding the values when not in tensor_content)
     1: ("<f4", "float_val"),
@@ -148,24 +182,49 @@ _NUMPY_DTYPES: dict[int, tuple[str, str]] = {
 
 
 def tensor_to_numpy(tensor: Any) -> np.ndarray:
-    """A ``TensorProto`` (numeric or string) as a NumPy array of its shape."""
+    """A ``TensorProto`` (numeric or string) as a NumPy array of its shape.
+
+    Raises ``ValueError`` when the shape does not match the values held (a corrupted or
+    hand-made tensor): the array is never allocated at a size the data does not back,
+    except for protobuf's one-value-fills-all shorthand, up to ``MAX_FILL_ELEMENTS``.
+    """
     shape = tuple(dim.size for dim in tensor.tensor_shape.dim)
+    if any(size < 0 for size in shape):
+        raise ValueError(f"tensor shape {list(shape)} has a negative (unknown) dimension")
+    count = math.prod(shape)  # Python ints: np.prod would wrap around silently
     if tensor.dtype == 7:  # DT_STRING
+        if len(tensor.string_val) != count:
+            raise ValueError(f"string tensor holds {len(tensor.string_val)} values for shape {list(shape)}")
         return np.array(list(tensor.string_val), dtype=object).reshape(shape)
     if tensor.dtype not in _NUMPY_DTYPES:
         raise ValueError(f"tensor dtype {tensor.dtype} is not supported by tblog.read")
     dtype, field = _NUMPY_DTYPES[tensor.dtype]
-    count = int(np.prod(shape))
     if tensor.tensor_content:
+        need = count * np.dtype(dtype).itemsize
+        if len(tensor.tensor_content) != need:
+            raise ValueError(
+                f"tensor_content holds {len(tensor.tensor_content)} bytes; "
+                f"shape {list(shape)} of {np.dtype(dtype)} needs {need}"
+            )
         return np.frombuffer(tensor.tensor_content, dtype=dtype).reshape(shape)
     values = getattr(tensor, field)
     # half_val holds the raw 16-bit patterns of float16 values
-    raw = np.array(values, dtype="<u2").view("<f2") if dtype == "<f2" else None
-    array = raw if raw is not None else np.array(values, dtype=dtype)
+    raw = np.array(values, dtype=np.int32).astype("<u2").view("<f2") if dtype == "<f2" else None
+    if raw is not None:
+        array = raw
+    elif field == "int_val":  # int32 on the wire for 8- and 16-bit types too: cast, as TensorFlow does
+        array = np.array(values, dtype=np.int32).astype(dtype)
+    else:
+        array = np.array(values, dtype=dtype)
     if array.size == count:
         return array.reshape(shape)
+    if array.size > 1:
+        raise ValueError(f"tensor holds {array.size} values for shape {list(shape)}")
+    if count > MAX_FILL_ELEMENTS:
+        raise ValueError(
+            f"tensor of shape {list(shape)} ({count} elements) holds {array.size} values; "
+            f"refusing to expand it beyond {MAX_FILL_ELEMENTS} elements"
+        )
     if array.size == 1:  # protobuf's shorthand: one value fills the tensor
         return np.full(shape, array[0], dtype=dtype)
-    if array.size == 0:
-        return np.zeros(shape, dtype=dtype)
-    raise ValueError(f"tensor holds {array.size} values for shape {shape}")
+    return np.zeros(shape, dtype=dtype)

@@ -72,7 +72,7 @@ def frame_into(out: bytearray, payloads: Iterable[bytes]) -> None:
 
 
 class CorruptRecordError(ValueError):
-    """A record whose CRC does not match its bytes."""
+    """A record whose CRC does not match its bytes, or whose payload is not an Event."""
 
 
 class CorruptRecordWarning(UserWarning):
@@ -81,6 +81,11 @@ class CorruptRecordWarning(UserWarning):
 
 OnCorrupt = Literal["warn", "raise", "skip"]
 
+# Where the stream's size is unknown (a pipe, a decompressing stream), a payload is read in
+# pieces of this size, so a huge length with a valid CRC costs no more memory than the bytes
+# that really follow it.
+_CHUNK = 1 << 20
+
 
 def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn") -> Iterator[bytes]:
     """Yield the payloads of the records in ``stream``, checking both CRCs.
@@ -88,42 +93,93 @@ def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt
     A truncated final record (a file still being written, or cut by a crash) ends the
     iteration quietly. A corrupted record is reported according to ``on_corrupt``: a bad
     payload CRC skips that one record; a bad length CRC ends the file, since nothing after
-    it can be trusted. A length is never used before its CRC checks out, and never beyond
-    the end of the file, so a damaged file cannot make the reader allocate unbounded memory.
+    it can be trusted. A length is never used before its CRC checks out, and never to
+    allocate more than the bytes left in the stream (a length with a valid CRC but larger
+    than the rest of the file reads as a truncated tail), so a damaged or malicious file
+    cannot make the reader allocate unbounded memory.
     """
-    size = _stream_size(stream)
-    offset = 0
+    source = _Source(stream)
     while True:
-        header = stream.read(HEADER_SIZE)
+        offset = source.offset
+        header = source.read(HEADER_SIZE)
         if len(header) < HEADER_SIZE:
             return  # end of file, or a truncated header
         (length,) = _U64.unpack_from(header)
         (length_crc,) = _U32.unpack_from(header, 8)
         if masked_crc32c(header[:8]) != length_crc:
-            _corrupt(
+            report_corrupt(
                 on_corrupt,
                 f"{name}: corrupted record length at byte {offset}; the rest of the file is skipped",
             )
             return
-        if size is not None and offset + HEADER_SIZE + length + FOOTER_SIZE > size:
+        if not source.has(length + FOOTER_SIZE):
             return  # truncated payload
-        payload = stream.read(length)
-        footer = stream.read(FOOTER_SIZE)
+        payload = source.read(length)
+        footer = source.read(FOOTER_SIZE)
         if len(payload) < length or len(footer) < FOOTER_SIZE:
             return
         if masked_crc32c(payload) != _U32.unpack(footer)[0]:
-            _corrupt(on_corrupt, f"{name}: corrupted record at byte {offset} ({length} bytes) skipped")
+            report_corrupt(on_corrupt, f"{name}: corrupted record at byte {offset} ({length} bytes) skipped")
         else:
             yield payload
-        offset += HEADER_SIZE + length + FOOTER_SIZE
+
+
+class _Source:
+    """A binary stream read in exact amounts, that knows how many bytes it has left."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._start = _position(stream)
+        self._size = _stream_size(stream)
+        self._read = 0
+
+    @property
+    def offset(self) -> int:
+        """Byte offset in the stream of the next byte to read."""
+        return (self._start or 0) + self._read
+
+    def has(self, n: int) -> bool:
+        """False when fewer than ``n`` bytes are left (unknown sizes always say True)."""
+        if self._size is None or self._start is None:
+            return True
+        if self.offset + n <= self._size:
+            return True
+        self._size = _stream_size(self._stream)  # a file being written may have grown since
+        return self._size is None or self.offset + n <= self._size
+
+    def read(self, n: int) -> bytes:
+        """Exactly ``n`` bytes, or fewer at the end of the stream."""
+        known = self._size is not None and self.offset + n <= self._size
+        first = self._stream.read(n if known else min(n, _CHUNK))
+        if not first or len(first) == n:
+            self._read += len(first or b"")
+            return first or b""
+        parts = [first]
+        got = len(first)
+        while got < n:
+            # A short read is not the end of a pipe or socket; only an empty one is.
+            part = self._stream.read(n - got if known else min(n - got, _CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        self._read += got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _position(stream: BinaryIO) -> int | None:
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _stream_size(stream: BinaryIO) -> int | None:
+    """The stream's total size, from seeking to its end (not fstat: a wrapper such as
+    GzipFile has the fileno of the compressed file, whose size is not the stream's)."""
     try:
-        return os.fstat(stream.fileno()).st_size
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
+        if not stream.seekable():
+            return None
         position = stream.tell()
         end = stream.seek(0, os.SEEK_END)
         stream.seek(position)
@@ -132,8 +188,9 @@ def _stream_size(stream: BinaryIO) -> int | None:
         return None
 
 
-def _corrupt(on_corrupt: OnCorrupt, message: str) -> None:
+def report_corrupt(on_corrupt: OnCorrupt, message: str, stacklevel: int = 3) -> None:
+    """Raise ``CorruptRecordError``, warn with ``CorruptRecordWarning``, or do nothing."""
     if on_corrupt == "raise":
         raise CorruptRecordError(message)
     if on_corrupt == "warn":
-        warnings.warn(message, CorruptRecordWarning, stacklevel=3)
+        warnings.warn(message, CorruptRecordWarning, stacklevel=stacklevel)
