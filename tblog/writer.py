@@ -10,12 +10,14 @@ then hand the work to the background writer. Nothing here does I/O or encoding.
 from __future__ import annotations
 
 import os
+import posixpath
 import socket
 from datetime import datetime
 from typing import Any
 
-from tblog import _convert
+from tblog import _convert, _rank
 from tblog.events.async_writer import AsyncWriter
+from tblog.events.null import NullWriter
 from tblog.methods.audio import AudioMethods
 from tblog.methods.custom_scalars import CustomScalarMethods
 from tblog.methods.embeddings import EmbeddingMethods
@@ -63,6 +65,16 @@ class SummaryWriter(
         filename_suffix: appended to every event file name.
         max_pending_events, max_pending_bytes: the memory bound. A caller that logs faster
             than the disk takes blocks until the background writer catches up.
+        rank: this process's global rank in a distributed job; default: detected
+            (``torch.distributed`` once initialized, JAX once its multi-process runtime
+            is up, else the ``RANK`` variable torchrun sets, else 0).
+        per_rank: every rank writes, into its own run ``<log_dir>/rank_<rank>``. By default
+            only rank 0 writes.
+
+    On a rank that does not write (``writer.is_writing`` is False) the writer creates no
+    directory, file or thread; every ``add_*`` checks its arguments as rank 0 does (so a bug
+    fails on every rank) and then returns without copying, converting or encoding anything;
+    ``flush()`` and ``close()`` return at once. ``writer.rank`` is the rank it used.
 
     Events reach the OS when ``max_queue`` are pending, every ``flush_secs``, on ``flush()``
     (a barrier) and on ``close()``; writers still open at interpreter exit are flushed.
@@ -81,6 +93,8 @@ class SummaryWriter(
         logdir: str | os.PathLike[str] | None = None,
         max_pending_events: int = 65536,
         max_pending_bytes: int = 64 << 20,
+        rank: int | None = None,
+        per_rank: bool = False,
     ) -> None:
         if logdir is not None:
             if log_dir is not None and os.fspath(log_dir) != os.fspath(logdir):
@@ -101,17 +115,26 @@ class SummaryWriter(
             raise ValueError(
                 f"max_pending_events ({max_pending_events}) must be at least max_queue ({max_queue})"
             )
-        self.log_dir = os.fspath(log_dir)
+        if not isinstance(per_rank, bool):
+            raise TypeError(f"per_rank must be a bool; got {_convert.describe(per_rank)}")
+        self.rank = _rank.detect_rank() if rank is None else _rank.check_rank(rank)
+        self.per_rank = per_rank
+        self.is_writing = per_rank or self.rank == 0
+        self._root_log_dir = os.fspath(log_dir)
+        self.log_dir = _rank_dir(self._root_log_dir, self.rank) if per_rank else self._root_log_dir
         self.purge_step = None if purge_step is None else _convert.step(purge_step, "purge_step")
-        self._events = AsyncWriter(
-            self.log_dir,
-            filename_suffix=filename_suffix,
-            purge_step=self.purge_step,
-            max_queue=max_queue,
-            flush_secs=float(flush_secs),
-            max_pending_events=max_pending_events,
-            max_pending_bytes=max_pending_bytes,
-        )
+        if not self.is_writing:
+            self._events = NullWriter(self.log_dir)
+        else:
+            self._events = AsyncWriter(
+                self.log_dir,
+                filename_suffix=filename_suffix,
+                purge_step=self.purge_step,
+                max_queue=max_queue,
+                flush_secs=float(flush_secs),
+                max_pending_events=max_pending_events,
+                max_pending_bytes=max_pending_bytes,
+            )
         self._next_log_step = 0
         self._options = {
             "max_queue": max_queue,
@@ -119,6 +142,10 @@ class SummaryWriter(
             "filename_suffix": filename_suffix,
             "max_pending_events": max_pending_events,
             "max_pending_bytes": max_pending_bytes,
+            # The rank found here, not None: a data-loader worker of rank 1, say, is not
+            # itself in the process group, and must not start writing as rank 0.
+            "rank": self.rank,
+            "per_rank": per_rank,
         }
 
     # ----- lifecycle ---------------------------------------------------------------------
@@ -153,7 +180,7 @@ class SummaryWriter(
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as a new writer on the same log directory and options (for spawned workers,
         say). It writes its own event file; what this writer has pending stays with it."""
-        return (_restore_writer, (self.log_dir, self._options))
+        return (_restore_writer, (self._root_log_dir, self._options))
 
     def __repr__(self) -> str:
         return f"SummaryWriter(log_dir={self.log_dir!r})"
@@ -168,6 +195,12 @@ def _check_type(value: Any, expected: type, name: str) -> Any:
 def _check_positive(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number; got {_convert.describe(value)}")
+
+
+def _rank_dir(log_dir: str, rank: int) -> str:
+    """``<log_dir>/rank_<rank>``; with ``/`` for a URL (``s3://bucket/run``)."""
+    join = posixpath.join if "://" in log_dir else os.path.join
+    return join(log_dir, f"rank_{rank}")
 
 
 def _restore_writer(log_dir: str, options: dict[str, Any]) -> SummaryWriter:

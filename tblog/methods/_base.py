@@ -8,6 +8,7 @@ from typing import Any
 
 from tblog import _convert
 from tblog.events.async_writer import BYTES, DEFERRED, AsyncWriter
+from tblog.events.null import NullWriter
 from tblog.summary import _wire
 
 _time = time.time
@@ -17,7 +18,12 @@ class WriterBase:
     """State the method mixins use; ``SummaryWriter.__init__`` sets it up."""
 
     log_dir: str
-    _events: AsyncWriter
+    _events: AsyncWriter | NullWriter  # NullWriter on a rank that does not write
+    rank: int = 0
+    per_rank: bool = False
+    # False on a rank that does not write: the add_* methods return once their arguments
+    # are checked, before copying or encoding anything.
+    is_writing: bool = True
 
     @staticmethod
     def _step_and_wall(global_step: Any, walltime: Any) -> tuple[int, float]:
