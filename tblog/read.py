@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from tblog import _fs
 from tblog.events.files import FILE_PREFIX
 from tblog.events.record import CorruptRecordWarning, OnCorrupt, read_records, report_corrupt
 from tblog.proto import event_pb2
@@ -38,12 +39,15 @@ Event = event_pb2.Event
 _SCALAR_COLUMNS = ("run", "tag", "step", "wall_time", "value")
 
 
-def event_files(path: str | os.PathLike[str]) -> list[str]:
+def event_files(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[str]:
     """The event files at ``path``: the file itself, or every one below a directory.
 
-    Files are sorted by directory, then by name (name order is creation order).
+    Files are sorted by directory, then by name (name order is creation order). ``path`` may
+    be an fsspec URL (``s3://bucket/run``; ``storage_options`` go to its file system).
     """
     path = os.fspath(path)
+    if _fs.is_url(path):
+        return [file for _, file in _fs.event_files(path, storage_options)]
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
@@ -54,20 +58,33 @@ def event_files(path: str | os.PathLike[str]) -> list[str]:
     return sorted(found, key=lambda f: (os.path.dirname(f), os.path.basename(f)))
 
 
-def runs(logdir: str | os.PathLike[str]) -> dict[str, list[str]]:
+def runs(
+    logdir: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+) -> dict[str, list[str]]:
     """Run name (directory relative to ``logdir``, "." for itself) → its event files."""
     logdir = os.fspath(logdir)
     result: dict[str, list[str]] = {}
+    if _fs.is_url(logdir):
+        for run, url in _fs.event_files(logdir, storage_options):
+            result.setdefault(run, []).append(url)
+        return result
     for file in event_files(logdir):
         run = os.path.relpath(os.path.dirname(file), logdir) if os.path.isdir(logdir) else "."
         result.setdefault(run.replace(os.sep, "/"), []).append(file)
     return result
 
 
-def events(path: str | os.PathLike[str], *, on_corrupt: OnCorrupt = "warn") -> Iterator[Any]:
-    """Every ``Event`` (tblog.proto.event_pb2.Event) of a file, or of all files under a directory."""
-    for file in event_files(path):
-        with open(file, "rb") as stream:
+def events(
+    path: str | os.PathLike[str],
+    *,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Every ``Event`` (tblog.proto.event_pb2.Event) of a file, or of all files under a directory.
+
+    ``path`` may be an fsspec URL, as in ``event_files``."""
+    for file in event_files(path, storage_options=storage_options):
+        with _fs.open_for_reading(file, storage_options) as stream:
             yield from read_events(stream, file, on_corrupt)
 
 
