@@ -39,6 +39,11 @@ __all__ = ["StepProfiler", "profile_run_dir"]
 
 def profile_run_dir(log_dir: str) -> str:
     """Create and return a new ``<log_dir>/plugins/profile/<timestamp>[_n]`` directory."""
+    if "://" in log_dir:  # an fsspec URL (s3://…): traces are written with local file calls
+        raise NotImplementedError(
+            f"profile traces are written into a local log directory; {log_dir!r} is a URL. "
+            "Profile with a SummaryWriter on a local directory and copy it over."
+        )
     root = os.path.join(log_dir, "plugins", "profile")
     os.makedirs(root, exist_ok=True)
     stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.localtime())

@@ -70,6 +70,11 @@ class SummaryWriter(
             is up, else the ``RANK`` variable torchrun sets, else 0).
         per_rank: every rank writes, into its own run ``<log_dir>/rank_<rank>``. By default
             only rank 0 writes.
+        storage_options: for a ``log_dir`` that is an fsspec URL (``s3://bucket/run``,
+            ``gs://…``, ``memory://…``; needs ``pip install 'tblog[remote]'``), options of its
+            file system (``{"endpoint_url": …}``, credentials). Without them fsspec's and the
+            storage library's own settings apply (``AWS_*`` variables, ``FSSPEC_S3_*``). A URL
+            run is written as immutable segments, one per flush (see ``tblog.events.remote``).
 
     On a rank that does not write (``writer.is_writing`` is False) the writer creates no
     directory, file or thread; every ``add_*`` checks its arguments as rank 0 does (so a bug
@@ -95,6 +100,7 @@ class SummaryWriter(
         max_pending_bytes: int = 64 << 20,
         rank: int | None = None,
         per_rank: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         if logdir is not None:
             if log_dir is not None and os.fspath(log_dir) != os.fspath(logdir):
@@ -117,6 +123,7 @@ class SummaryWriter(
             )
         if not isinstance(per_rank, bool):
             raise TypeError(f"per_rank must be a bool; got {_convert.describe(per_rank)}")
+        storage_options = _check_storage_options(storage_options, os.fspath(log_dir))
         self.rank = _rank.detect_rank() if rank is None else _rank.check_rank(rank)
         self.per_rank = per_rank
         self.is_writing = per_rank or self.rank == 0
@@ -134,6 +141,7 @@ class SummaryWriter(
                 flush_secs=float(flush_secs),
                 max_pending_events=max_pending_events,
                 max_pending_bytes=max_pending_bytes,
+                storage_options=storage_options,
             )
         self._next_log_step = 0
         self._options = {
@@ -146,6 +154,7 @@ class SummaryWriter(
             # itself in the process group, and must not start writing as rank 0.
             "rank": self.rank,
             "per_rank": per_rank,
+            "storage_options": storage_options,
         }
 
     # ----- lifecycle ---------------------------------------------------------------------
@@ -201,6 +210,14 @@ def _rank_dir(log_dir: str, rank: int) -> str:
     """``<log_dir>/rank_<rank>``; with ``/`` for a URL (``s3://bucket/run``)."""
     join = posixpath.join if "://" in log_dir else os.path.join
     return join(log_dir, f"rank_{rank}")
+
+
+def _check_storage_options(options: Any, log_dir: str) -> dict[str, Any] | None:
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"storage_options must be a dict or None; got {_convert.describe(options)}")
+    if options and "://" not in log_dir:
+        raise ValueError(f"storage_options apply to a log_dir that is an fsspec URL; got {log_dir!r}")
+    return options
 
 
 def _restore_writer(log_dir: str, options: dict[str, Any]) -> SummaryWriter:

@@ -18,12 +18,15 @@ import os
 import signal
 import sys
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any
 
+from tblog import _fs
 from tblog.events.files import EventFile
 from tblog.events.record import frame, frame_into, frame_parts
+from tblog.events.remote import SegmentFile
 from tblog.summary.scalar import ScalarEventEncoder
 
 
@@ -70,8 +73,13 @@ class AsyncWriter:
         flush_secs: float = 10.0,
         max_pending_events: int = 65536,
         max_pending_bytes: int = 64 << 20,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.log_dir = log_dir
+        # An fsspec URL: files are SegmentFiles, committed on flush, every flush_secs and on close.
+        self._remote = _fs.is_url(log_dir)
+        self._storage_options = storage_options
+        self._commit_at = 0.0  # monotonic time of the next timed commit
         self._suffix = filename_suffix
         self._purge_step = purge_step
         self._wake_at = max_queue
@@ -81,7 +89,7 @@ class AsyncWriter:
         self.queue: deque[tuple[Any, ...]] = deque()
         self.ready = False  # False: the next put goes through _ensure_ready()
         self._thread: threading.Thread | None = None
-        self._files: dict[str, EventFile] = {}
+        self._files: dict[str, EventFile | SegmentFile] = {}
         self._error: BaseException | None = None
         self._dropped = 0
         self._dead = False  # the thread stopped on an I/O error
@@ -223,7 +231,8 @@ class AsyncWriter:
         self._waiting_producers = 0
 
     def _open(self) -> None:
-        self._files = {"": EventFile(self.log_dir, self._suffix, self._purge_step)}
+        self._files = {"": self._new_file("")}
+        self._commit_at = time.monotonic() + self._flush_secs
         self._encoder = ScalarEventEncoder()
         self._closing = False
         self._detached = False
@@ -257,12 +266,14 @@ class AsyncWriter:
     def _run(self) -> None:
         try:
             while True:
-                self._wake.wait(self._flush_secs)
+                self._wake.wait(self._wait_secs())
                 self._wake.clear()
                 self._woken = False  # after clear(): a kick in between is drained below
                 while self.queue:
                     self._write_batch()
                 self._check_files()
+                if self._remote:
+                    self._commit_files(due_only=True)
                 if self._closing and not self.queue:
                     break
         except BaseException as exc:
@@ -321,6 +332,8 @@ class AsyncWriter:
             nbytes += size
             if kind == _BARRIER:
                 self._write_buffers(buffers)
+                if self._remote:  # flush() promises the events are uploaded
+                    self._commit_files()
                 self._check_files()  # flush() promises a file that still exists
                 payload.set()
                 continue
@@ -386,12 +399,35 @@ class AsyncWriter:
         for event_file in self._files.values():
             event_file.check()
 
-    def _file(self, run: str) -> EventFile:
+    def _file(self, run: str) -> EventFile | SegmentFile:
         event_file = self._files.get(run)
         if event_file is None:
-            directory = os.path.join(self.log_dir, run)
-            event_file = self._files[run] = EventFile(directory, self._suffix, self._purge_step)
+            event_file = self._files[run] = self._new_file(run)
         return event_file
+
+    def _new_file(self, run: str) -> EventFile | SegmentFile:
+        if self._remote:
+            directory = _fs.join(self.log_dir, run)
+            return SegmentFile(directory, self._suffix, self._purge_step, self._storage_options)
+        return EventFile(
+            os.path.join(self.log_dir, run) if run else self.log_dir, self._suffix, self._purge_step
+        )
+
+    # A remote run uploads a segment per flush and per flush_secs, not per max_queue wake-up:
+    # that would make thousands of tiny objects.
+    def _wait_secs(self) -> float:
+        if not self._remote:
+            return self._flush_secs
+        return min(self._flush_secs, max(0.0, self._commit_at - time.monotonic()))
+
+    def _commit_files(self, due_only: bool = False) -> None:
+        now = time.monotonic()
+        if due_only and now < self._commit_at:
+            return
+        self._commit_at = now + self._flush_secs
+        for event_file in list(self._files.values()):
+            if isinstance(event_file, SegmentFile):
+                event_file.commit()
 
 
 # Every open writer, for the at-exit flush and the fork handler. The thread of a writer holds

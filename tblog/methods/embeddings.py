@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from tblog import _convert
+from tblog import _convert, _fs
 from tblog.methods._base import WriterBase
 
 # One lock for every writer of this process: two writers may share a log directory, and the
@@ -91,6 +91,11 @@ class EmbeddingMethods(WriterBase):
         info = projector.embedding_info(tag, step, (num_points, mat_shape[1]), labels is not None, sprite_dim)
 
         log_dir = os.fspath(self.log_dir)
+        if _fs.is_url(log_dir):
+            raise NotImplementedError(
+                f"add_embedding writes projector files into a local log directory; {log_dir!r} is a "
+                "URL. Log the embedding with a SummaryWriter on a local directory and copy it over."
+            )
         config_path = os.path.join(log_dir, projector.CONFIG_FILE)
         target = os.path.normpath(os.path.join(log_dir, subdir))
         if os.path.commonpath([os.path.abspath(log_dir), os.path.abspath(target)]) != os.path.abspath(
