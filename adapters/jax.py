@@ -307,6 +307,8 @@ def add_graph(writer: Any, fn: Callable[..., Any], *example_args: Any, **example
     events = getattr(writer, "_events", None)
     if events is None or not hasattr(writer, "log_dir"):
         raise TypeError(f"writer: expected a tblog.SummaryWriter, got {_convert.describe(writer)}")
+    if not getattr(writer, "is_writing", True):  # a rank that does not write: no tracing
+        return
     graph = graph_def(fn, *example_args, **example_kwargs)
     event = _wire.event_head(time.time(), 0) + _wire.field_bytes(EVENT_GRAPH_DEF, graph)
     events.put(BYTES, "", event, len(event))
@@ -380,6 +382,9 @@ def profile(
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty str, got {name!r}")
     writer.flush()
+    if not getattr(writer, "is_writing", True):  # a rank that does not write: no trace
+        yield JaxProfile(log_dir, name, steps)
+        return
     # jax names the run directory after the current second: trace into a private directory,
     # then move the run under plugins/profile/ with a name no earlier trace has taken.
     root = os.path.join(log_dir, "plugins", "profile")
@@ -479,7 +484,9 @@ class LoggedStep:
         self.step = _convert.step(start_step, "start_step")
         if process_index is None:
             process_index = jax.process_index()
-        self.writes = bool(all_processes) or process_index == 0
+        self.writes = _writer_writes(writer) and (
+            bool(all_processes) or getattr(writer, "per_rank", False) or process_index == 0
+        )
         self.__wrapped__ = step_fn
 
     def __call__(self, state: Any, *args: Any, **kwargs: Any) -> Any:
@@ -550,9 +557,10 @@ def log_step(
     values run on the writer thread and raise from the next call.
 
     Multi-host: only the process with ``process_index == 0`` (``jax.process_index()``
-    unless given) logs; ``all_processes=True`` logs from every process (give each its own
-    ``log_dir``, e.g. ``f"runs/exp/host{jax.process_index()}"``, or TensorBoard shows
-    every host's points in one run).
+    unless given) logs, and only if its writer writes (``writer.is_writing``: a tblog writer
+    finds its rank itself, see ``SummaryWriter(rank=, per_rank=)``). A writer made with
+    ``per_rank=True``, or ``all_processes=True``, logs from every process whose writer
+    writes, each into its own ``rank_<n>`` run.
 
     Example::
 
@@ -597,8 +605,12 @@ def _check_traced_scalar(value: Any, name: str) -> Any:
     return value
 
 
-def _host_writes(all_processes: bool) -> bool:
-    return all_processes or jax.process_index() == 0
+def _writer_writes(writer: Any) -> bool:
+    return bool(getattr(writer, "is_writing", True))
+
+
+def _host_writes(writer: Any, all_processes: bool) -> bool:
+    return all_processes or getattr(writer, "per_rank", False) or jax.process_index() == 0
 
 
 def scalar(writer: Any, tag: str, value: Any, step: Any, *, all_processes: bool = False) -> None:
@@ -620,7 +632,9 @@ def scalar(writer: Any, tag: str, value: Any, step: Any, *, all_processes: bool 
     - ``shard_map``/``pmap`` (per-device code): the callback runs once per device with that
       device's value, so each step is logged once per device; reduce first
       (``lax.pmean``) or return the value and log it outside.
-    - Multi-host: only process 0 writes unless ``all_processes=True``.
+    - Multi-host: only process 0 writes unless ``all_processes=True`` or the writer was made
+      with ``per_rank=True``. With a writer that does not write on this rank, no callback
+      is added to the computation at all.
     - ``grad``: only the primal computation logs.
 
     Raises:
@@ -631,9 +645,11 @@ def scalar(writer: Any, tag: str, value: Any, step: Any, *, all_processes: bool 
     tag = _convert.tag(tag)
     value = _check_traced_scalar(value, "value")
     step = _check_traced_scalar(step, "step")
+    if not _writer_writes(writer):
+        return
 
     def write(v: Any, s: Any) -> None:
-        if _host_writes(all_processes):
+        if _host_writes(writer, all_processes):
             writer.add_scalar(tag, float(np.asarray(v).reshape(())), int(np.asarray(s).reshape(())))
 
     jax.experimental.io_callback(write, None, value, step, ordered=True)
@@ -653,9 +669,11 @@ def scalars(writer: Any, metrics: Any, step: Any, *, prefix: str = "", all_proce
     tags = list(flat)
     values = [_check_traced_scalar(v, f"metrics[{t!r}]") for t, v in flat.items()]
     step = _check_traced_scalar(step, "step")
+    if not _writer_writes(writer):
+        return
 
     def write(vs: list[Any], s: Any) -> None:
-        if _host_writes(all_processes):
+        if _host_writes(writer, all_processes):
             row = {t: float(np.asarray(v).reshape(())) for t, v in zip(tags, vs, strict=True)}
             writer.log(row, step=int(np.asarray(s).reshape(())))
 

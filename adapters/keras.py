@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tblog import _convert
+from tblog import _convert, _rank
 from tblog.summary import _wire
 from tblog.summary.tensor import tensor_value
 
@@ -178,6 +178,11 @@ class TensorBoard(keras.callbacks.Callback):
     ``embeddings_freq``: every that many epochs, each ``Embedding`` layer's matrix is saved for
     the Projector with ``add_embedding`` in ``train/`` (tag: the layer name; labels from
     ``embeddings_metadata``: one TSV file for all layers or a dict layer name → file).
+    Distributed training: only the process of global rank 0 writes (the rank found as
+    ``SummaryWriter`` finds it, when ``fit`` starts), or, with ``writer``, each process
+    whose ``writer`` writes (``per_rank=True``: into ``<log_dir>/rank_<n>/train``, ...).
+    Elsewhere the callback reads no weights and writes nothing.
+
     ``profile_batch``: profiling is not implemented; a non-zero value raises
     NotImplementedError (use ``tblog.profile`` instead).
     """
@@ -203,7 +208,12 @@ class TensorBoard(keras.callbacks.Callback):
             if getattr(writer, "_events", None) is None or not hasattr(writer, "log_dir"):
                 raise TypeError(f"writer: expected a tblog.SummaryWriter; got {_convert.describe(writer)}")
             log_dir = writer.log_dir
-        elif not isinstance(log_dir, (str, os.PathLike)):
+            self._active: bool | None = bool(getattr(writer, "is_writing", True))
+            self._rank: int = getattr(writer, "rank", 0)
+        else:
+            self._active = None  # decided on first use, by when the process group is up
+            self._rank = 0
+        if writer is None and not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir: expected a str or path; got {_convert.describe(log_dir)}")
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = _check_freq(histogram_freq, "histogram_freq")
@@ -254,8 +264,18 @@ class TensorBoard(keras.callbacks.Callback):
                 from tblog import SummaryWriter
 
                 path = self._train_dir if name == "train" else self._val_dir
-                writer = self._writers[name] = SummaryWriter(path)
+                # rank=0: this process writes (see _writes()); a per_rank writer's rank
+                # is in its log_dir already.
+                rank = 0 if self._writes() else self._rank
+                writer = self._writers[name] = SummaryWriter(path, rank=rank)
             return writer
+
+    def _writes(self) -> bool:
+        """Whether this process writes: the given writer's say, else global rank 0 only."""
+        if self._active is None:
+            self._rank = _rank.detect_rank()
+            self._active = self._rank == 0
+        return self._active
 
     def _close_writers(self) -> None:
         with self._lock:
@@ -285,7 +305,7 @@ class TensorBoard(keras.callbacks.Callback):
         return {}
 
     def _write_graph(self) -> None:
-        if self._graph_written or not self.write_graph:
+        if self._graph_written or not self.write_graph or not self._writes():
             return
         if type(self.model).__name__ not in ("Functional", "Sequential") or not self.model.built:
             return  # Keras writes no conceptual graph for subclassed models either
@@ -365,6 +385,8 @@ class TensorBoard(keras.callbacks.Callback):
         self._epoch_steps = 0
         self._pending.clear()
         self._batch_begin.clear()
+        if not self._writes():
+            return
         self._write_graph()
         if train_logs:
             train = self._writer("train")
@@ -380,6 +402,8 @@ class TensorBoard(keras.callbacks.Callback):
             self._log_embeddings(epoch)
 
     def on_test_end(self, logs: Any = None) -> None:
+        if not self._writes():
+            return
         iterations = self._iterations()
         if iterations is None or not logs:
             return

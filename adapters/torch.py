@@ -9,6 +9,10 @@ Import it explicitly (``import tblog.adapters.torch``); ``import tblog`` never l
   ``log_freq`` training forward passes, binned on the tensors' device.
 * :func:`profile` / :func:`trace_handler`: ``torch.profiler`` traces in the run directory.
 
+With a writer on a rank that does not write (``writer.is_writing`` False, see
+``SummaryWriter(rank=, per_rank=)``) they keep counting steps but compute and log nothing,
+and :func:`profile` records nothing.
+
 None of them calls ``.item()`` (or any other host read of a device tensor) in the training
 thread: device values go to ``SummaryWriter.add_scalar`` / the writer's deferred queue as
 device tensors and are read on the writer's background thread. The same holds for logging
@@ -122,11 +126,17 @@ def profile(
             "and the run directory; use torch.profiler.profile directly for your own"
         )
     writer.flush()
+    if not getattr(writer, "is_writing", True):  # a profiler that never starts recording
+        return torch.profiler.profile(schedule=_never, **profiler_kwargs)
     return torch.profiler.profile(
         schedule=torch.profiler.schedule(wait=wait, warmup=warmup, active=active, repeat=repeat),
         on_trace_ready=trace_handler(log_dir),
         **profiler_kwargs,
     )
+
+
+def _never(step: int) -> torch.profiler.ProfilerAction:
+    return torch.profiler.ProfilerAction.NONE
 
 
 # ----- training-loop tracker ---------------------------------------------------------------
@@ -190,6 +200,7 @@ class OptimizerTracker:
         self.batch_size = batch_size
         self.prefix = prefix
         self.step = start_step
+        self._writing = bool(getattr(writer, "is_writing", True))
         self._grad_norm: torch.Tensor | None = None
         self._last_time: float | None = None
         self._last_step = start_step
@@ -201,13 +212,13 @@ class OptimizerTracker:
     def _pre_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self._last_time is None:
             self._last_time = time.perf_counter()
-        if (self.step + 1) % self.log_every == 0:
+        if self._writing and (self.step + 1) % self.log_every == 0:
             with torch.no_grad():
                 self._grad_norm = _global_grad_norm(self.optimizer)
 
     def _post_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.step += 1
-        if self.step % self.log_every:
+        if self.step % self.log_every or not self._writing:
             return
         now = time.perf_counter()
         writer, tag, step = self.writer, self.prefix, self.step
@@ -251,7 +262,7 @@ class OptimizerTracker:
         it logged.
         """
         _convert.tag(name)
-        if self.step == 0 or self.step % self.log_every:
+        if self.step == 0 or self.step % self.log_every or not self._writing:
             return False
         self.writer.add_scalar(f"{self.prefix}{name}", value, self.step)
         return True
@@ -401,9 +412,10 @@ class WatchHandle:
         self.log = log
         self.log_freq = log_freq
         self.step = 0
+        self._writing = bool(getattr(writer, "is_writing", True))
         self._logged_grads: set[str] = set()
         self._handles: list[Any] = [model.register_forward_pre_hook(self._forward_pre_hook)]
-        if log in ("gradients", "all"):
+        if log in ("gradients", "all") and self._writing:
             for name, param in model.named_parameters():
                 if param.requires_grad:
                     self._handles.append(param.register_post_accumulate_grad_hook(self._grad_hook(name)))
@@ -413,7 +425,7 @@ class WatchHandle:
             return
         self.step += 1
         self._logged_grads.clear()
-        if self.step % self.log_freq or self.log == "gradients":
+        if self.step % self.log_freq or self.log == "gradients" or not self._writing:
             return
         with torch.no_grad():
             for name, param in self.model.named_parameters():

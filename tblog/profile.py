@@ -18,7 +18,8 @@ loop (NumPy, or anything else) as a Chrome trace, one ``ProfilerStep#N`` span pe
 
 or, like ``torch.profiler``'s ``prof.step()``, call ``prof.next_step()`` once per iteration.
 On exit (or ``write()``) it writes ``<host>.trace.json.gz`` into a new profile run directory. Open it in
-https://ui.perfetto.dev, or with the profile plugin's trace viewer in TensorBoard.
+https://ui.perfetto.dev, or with the profile plugin's trace viewer in TensorBoard. With a writer
+on a rank that does not write (``writer.is_writing`` False) it records and writes nothing.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class StepProfiler:
         self.log_dir = log_dir
         self.name = name
         self.path: str | None = None  # the trace file, once written
+        self.enabled = bool(getattr(writer, "is_writing", True))
         self._events: list[dict[str, Any]] = []
         self._origin = time.perf_counter_ns()
         self._pid = os.getpid()
@@ -111,6 +113,8 @@ class StepProfiler:
             self._add(name, category, args, start, time.perf_counter_ns())
 
     def _add(self, name: str, category: str, args: dict[str, Any] | None, start: int, end: int) -> None:
+        if not self.enabled:
+            return
         event: dict[str, Any] = {
             "name": name,
             "cat": category,
@@ -124,9 +128,12 @@ class StepProfiler:
             event["args"] = args
         self._events.append(event)
 
-    def write(self) -> str:
-        """Write the trace recorded so far into a new profile run directory; return its path."""
+    def write(self) -> str | None:
+        """Write the trace recorded so far into a new profile run directory; return its path
+        (None, and nothing written, on a rank whose writer does not write)."""
         self._end_open_step(time.perf_counter_ns())
+        if not self.enabled:
+            return None
         trace = {
             "displayTimeUnit": "ms",
             "traceEvents": [

@@ -53,6 +53,8 @@ class AudioMethods(WriterBase):
         _audio.check_dtype(kind, _convert.describe(snd_tensor))
         layout = _audio.clip_layout(shape)
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(snd_tensor, "snd_tensor")
         on_host = isinstance(snap, np.ndarray)
         if on_host and _audio.check_samples(snap):

@@ -47,8 +47,9 @@ class CustomScalarMethods(WriterBase):
 
     def _write_layout(self, layout: _cs.Layout) -> None:
         merged = _cs.merge(self._custom_scalar_layout, layout)
-        step, wall = self._step_and_wall(None, None)
-        self._put_values([_cs.layout_value(merged)], step, wall)
+        if self.is_writing:
+            step, wall = self._step_and_wall(None, None)
+            self._put_values([_cs.layout_value(merged)], step, wall)
         self._custom_scalar_layout = merged
 
 

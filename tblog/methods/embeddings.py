@@ -77,6 +77,8 @@ class EmbeddingMethods(WriterBase):
             projector.check_label_img_shape(_array_shape(label_img, "label_img", "[N, C, H, W]"), num_points)
         if metadata_header is not None and metadata is None:
             raise ValueError("metadata_header was given without metadata")
+        if not self.is_writing:  # no files on a rank that does not write
+            return
 
         tensors = projector.tensors_tsv(_convert.array(mat, "mat"))
         labels = None

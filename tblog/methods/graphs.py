@@ -48,6 +48,8 @@ class GraphMethods(WriterBase):
                 "model must be a torch.nn.Module, a GraphDef or serialized GraphDef bytes; "
                 f"got {_convert.describe(model)}"
             )
+        if not self.is_writing:  # tracing runs the model: work for the ranks that write
+            return
         nodes, device = _torch_graph.trace_nodes(model, input_to_model, bool(verbose), bool(use_strict_trace))
         graph_event = graph_summary.graph_event(wall, step, graph_summary.graph_def(nodes))
         metadata = graph_summary.run_metadata(device)

@@ -55,6 +55,8 @@ class HistogramMethods(WriterBase):
         bins = _histogram.check_bins(bins)
         max_bins = _histogram.check_max_bins(max_bins)
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(values, "values")
         if isinstance(snap, np.ndarray):
             bad = _histogram.count_nonfinite(snap)
@@ -97,15 +99,14 @@ class HistogramMethods(WriterBase):
                 ("sum_squares", sum_squares),
             )
         ]
-        arrays = []
+        shapes = []
         for name, value in (("bucket_limits", bucket_limits), ("bucket_counts", bucket_counts)):
             kind = _convert.dtype_kind(value)
             shape = _convert.shape_of(value)
             if kind not in _REAL_KINDS or len(shape) != 1:
                 raise TypeError(f"{name} must be a 1-D array of real numbers; got {_convert.describe(value)}")
-            arrays.append(_convert.snapshot(value, name))
-        limits_shape = _convert.shape_of(arrays[0])
-        counts_shape = _convert.shape_of(arrays[1])
+            shapes.append(shape)
+        limits_shape, counts_shape = shapes
         if limits_shape != counts_shape:
             raise ValueError(
                 "bucket_limits and bucket_counts must have the same length; "
@@ -114,6 +115,12 @@ class HistogramMethods(WriterBase):
         if limits_shape[0] == 0:
             raise ValueError("bucket_limits and bucket_counts must not be empty")
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
+        arrays = [
+            _convert.snapshot(bucket_limits, "bucket_limits"),
+            _convert.snapshot(bucket_counts, "bucket_counts"),
+        ]
 
         def raw_value() -> bytes:
             vmin, vmax, count, total, squares = (float(x) for x in stats)

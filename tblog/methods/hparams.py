@@ -82,6 +82,8 @@ class HParamsMethods(WriterBase):
                 run += "_"
         else:
             run = ""
+        if not self.is_writing:
+            return
 
         values = (
             _hp.experiment_value(recorded, domain, list(metrics)),

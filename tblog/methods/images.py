@@ -140,6 +140,8 @@ class ImageMethods(WriterBase):
         self, tag: str, img_tensor: Any, order: tuple[int, ...], global_step: Any, walltime: Any
     ) -> None:
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(img_tensor, "img_tensor")
 
         def encode() -> bytes:
@@ -203,6 +205,8 @@ class ImageMethods(WriterBase):
                 f"least 1 pixel wide and high; got {rescale!r}"
             )
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(img_tensor, "img_tensor")
         boxes = _convert.snapshot(box_tensor, "box_tensor")
 
@@ -242,13 +246,15 @@ class ImageMethods(WriterBase):
                 where = f"figure[{index}]" if isinstance(figure, (list, tuple)) else "figure"
                 raise TypeError(f"{where} must be a matplotlib.figure.Figure; got {_convert.describe(fig)}")
         step, wall = self._step_and_wall(global_step, walltime)
-        rendered = [_render(fig) for fig in figures]
+        rendered = [_render(fig) for fig in figures] if self.is_writing else []
         if close:
             pyplot = sys.modules.get("matplotlib.pyplot")  # a figure pyplot never saw needs no close
             if pyplot is not None:
                 for fig in figures:
                     pyplot.close(fig)
         single = not isinstance(figure, (list, tuple))
+        if not self.is_writing:
+            return
 
         def encode() -> bytes:
             pixels = rendered[0] if single else _image.grid(rendered)
@@ -297,6 +303,8 @@ class ImageMethods(WriterBase):
         if rows * shape[3] > 65535 or width > 65535:
             raise ValueError(f"vid_tensor of shape {shape} makes frames larger than GIF's 65535 pixels")
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(vid_tensor, "vid_tensor")
 
         def encode() -> bytes:

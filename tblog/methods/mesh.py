@@ -58,6 +58,8 @@ class MeshMethods(WriterBase):
             face_shape = _check_part(faces, "faces", "B, M, 3")
             if face_shape[0] != b:
                 raise ValueError(f"faces must have the batch size of vertices ({b}); got shape {face_shape}")
+        if not self.is_writing:
+            return
         vertex_snap = _convert.snapshot(vertices, "vertices")
         color_snap = None if colors is None else _convert.snapshot(colors, "colors")
         face_snap = None if faces is None else _convert.snapshot(faces, "faces")

@@ -60,6 +60,8 @@ class PrCurveMethods(WriterBase):
                     f"for {size} labels"
                 )
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snaps = [
             None if value is None else _convert.snapshot(value, name)
             for name, value in (("labels", labels), ("predictions", predictions), ("weights", weights))
@@ -111,6 +113,8 @@ class PrCurveMethods(WriterBase):
             _check_real(value, name)
         length = _pr.check_raw_shapes([_convert.shape_of(v) for v in values])
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snaps = [_convert.snapshot(v, name) for name, v in zip(_pr.RAW_NAMES, values, strict=True)]
 
         def raw_value() -> bytes:

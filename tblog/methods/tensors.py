@@ -52,6 +52,8 @@ class TensorMethods(WriterBase):
         if isinstance(tensor, np.ndarray) and not low_precision:
             dtype_enum(tensor.dtype)  # float128 and the like: fail here, not in the background
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         snap = _convert.snapshot(tensor, "tensor")
 
         def encode() -> bytes:

@@ -24,4 +24,6 @@ class TextMethods(WriterBase):
         if not isinstance(text_string, str):
             raise TypeError(f"text_string must be a str; got {_convert.describe(text_string)}")
         step, wall = self._step_and_wall(global_step, walltime)
+        if not self.is_writing:
+            return
         self._put_values([text_value(tag + "/text_summary", text_string)], step, wall)
