@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tblog import SummaryWriter
+from tblog._progress import Progress, progress_enabled
 
 Array = npt.NDArray[np.float64]
 
@@ -365,6 +366,16 @@ class TensorSection(Section):
         writer.add_tensor("params/w1_raw", run.model.params["w1"].astype(np.float32), run.step)
 
 
+class ProgressSection(Section):
+    """No dashboard: moves a progress bar (tblog._progress) on stderr as the run trains."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+
+    def step(self, writer: SummaryWriter, run: Run) -> None:
+        self.bar.advance()
+
+
 SECTIONS: list[Section] = [
     ScalarsSection(),
     TextSection(),
@@ -485,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int, default=Config.steps, help="training steps")
     parser.add_argument("--seed", type=int, default=Config.seed, help="data and init seed")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
@@ -492,9 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = Config(steps=args.steps, seed=args.seed)
     clear_logdir(Path(args.logdir))
     writer = SummaryWriter(log_dir=args.logdir)
+    bar = Progress(config.steps, "training", enabled=progress_enabled(sys.stderr, args.quiet))
     try:
-        run = train(writer, config)
+        run = train(writer, config, [*SECTIONS, ProgressSection(bar)])
     finally:
+        bar.close()
         writer.close()
     print(
         f"Trained for {config.steps} steps in {run.seconds:.2f} s: "

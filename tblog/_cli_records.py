@@ -1,0 +1,184 @@
+"""What the ``tblog`` command reads: event files that may still be growing, and what each
+summary value is (which dashboard shows it, and its number if it is a scalar).
+
+``GrowingFile`` remembers how far it has read, so ``tblog tail`` reads only what was
+appended since its last look, and stops in front of a record that is not completely
+written yet instead of calling it corrupt.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from tblog import _fs
+from tblog.events.record import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from tblog.proto import event_pb2
+from tblog.read import tensor_to_numpy
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+# Dashboards in the order TensorBoard lists them; tags of other plugins come after these.
+DASHBOARDS = (
+    "scalars",
+    "histograms",
+    "images",
+    "audio",
+    "text",
+    "pr_curves",
+    "hparams",
+    "mesh",
+    "graphs",
+    "custom_scalars",
+    "tensors",
+)
+_PLUGIN_DASHBOARD = {
+    "scalars": "scalars",
+    "histograms": "histograms",
+    "images": "images",
+    "audio": "audio",
+    "text": "text",
+    "pr_curves": "pr_curves",
+    "hparams": "hparams",
+    "mesh": "mesh",
+    "custom_scalars": "custom_scalars",
+    "graph_keras_model": "graphs",
+    "tensor": "tensors",
+    "": "tensors",
+}
+_LEGACY_DASHBOARD = {"simple_value": "scalars", "histo": "histograms", "image": "images", "audio": "audio"}
+
+
+class GrowingFile:
+    """An event file (a local path or an fsspec URL) read incrementally: each :meth:`records`
+    call yields the complete records appended since the previous one.
+
+    A record cut short at the end of the file is left for the next call (the writer is
+    probably still writing it); ``incomplete_bytes`` says how many such bytes wait. A CRC
+    mismatch is reported only when it is still there on the next call, or at once with
+    ``final=True`` (a file nobody writes any more): a reader can see a record's bytes before
+    the writer has finished writing them.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.offset = 0
+        self.size = 0
+        self.records_read = 0
+        self.corrupt: list[str] = []  # one message per corrupted record
+        self.dead = False  # a corrupted length: nothing after it can be trusted
+        self._suspect: int | None = None  # offset of a CRC mismatch seen once
+
+    @property
+    def incomplete_bytes(self) -> int:
+        """Bytes after the last complete record (a record still being written, or cut off)."""
+        return 0 if self.dead else max(0, self.size - self.offset)
+
+    def records(self, final: bool = False) -> Iterator[bytes]:
+        """The payloads of the complete records added since the last call."""
+        if self.dead:
+            return
+        with _fs.open_for_reading(self.path) as stream:
+            self.size = stream.seek(0, os.SEEK_END)
+            if self.size < self.offset:  # truncated or replaced: start again
+                self.offset = 0
+            stream.seek(self.offset)
+            while self.size - self.offset >= HEADER_SIZE:
+                header = stream.read(HEADER_SIZE)
+                (length,) = _U64.unpack_from(header)
+                if masked_crc32c(header[:8]) != _U32.unpack_from(header, 8)[0]:
+                    if self._confirmed(final):
+                        self.dead = True
+                        self.corrupt.append(
+                            f"{self.path}: corrupted record length at byte {self.offset}; "
+                            "the rest of the file is skipped"
+                        )
+                    return
+                end = self.offset + HEADER_SIZE + length + FOOTER_SIZE
+                if end > self.size:
+                    return  # the rest of this record is not written yet
+                payload = stream.read(length)
+                footer = stream.read(FOOTER_SIZE)
+                if masked_crc32c(payload) != _U32.unpack(footer)[0]:
+                    if not self._confirmed(final):
+                        return
+                    self.corrupt.append(
+                        f"{self.path}: corrupted record at byte {self.offset} ({length} bytes) skipped"
+                    )
+                else:
+                    self.records_read += 1
+                    yield payload
+                self._suspect = None
+                self.offset = end
+
+    def events(self, final: bool = False) -> Iterator[Any]:
+        """The ``Event`` messages of :meth:`records`; a payload that is no Event counts as corrupt."""
+        for payload in self.records(final):
+            try:
+                yield event_pb2.Event.FromString(payload)
+            except Exception as error:  # protobuf's DecodeError, without importing its module path
+                self.corrupt.append(f"{self.path}: a record is not an Event ({error})")
+
+    def _confirmed(self, final: bool) -> bool:
+        if final or self._suspect == self.offset:
+            self._suspect = None
+            return True
+        self._suspect = self.offset
+        return False
+
+
+def file_size(path: str) -> int:
+    """Bytes in a local file or at an fsspec URL."""
+    if not _fs.is_url(path):
+        return os.path.getsize(path)
+    fs, inner = _fs.url_to_fs(path)
+    return int(fs.size(inner))
+
+
+class TagKinds:
+    """Per run: which dashboard each tag belongs to, by the first metadata seen for it
+    (TensorBoard keeps a tag's first ``SummaryMetadata``; later values may omit it)."""
+
+    def __init__(self) -> None:
+        self._plugin: dict[str, str] = {}
+
+    def dashboard(self, value: Any) -> str:
+        """The dashboard that shows this ``Summary.Value``."""
+        plugin = self._plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+        kind = value.WhichOneof("value")
+        if kind in _LEGACY_DASHBOARD:
+            return _LEGACY_DASHBOARD[kind]
+        if value.tag == "custom_scalars__config__":
+            return "custom_scalars"
+        return _PLUGIN_DASHBOARD.get(plugin, plugin)
+
+    def scalar(self, value: Any) -> float | None:
+        """The number of a scalar value (legacy ``simple_value`` or a one-element tensor of
+        the scalars plugin), else None."""
+        plugin = self._plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+        kind = value.WhichOneof("value")
+        if kind == "simple_value":
+            return float(value.simple_value)
+        if kind == "tensor" and plugin == "scalars":
+            try:
+                array = tensor_to_numpy(value.tensor)
+            except ValueError:
+                return None
+            if array.size == 1:
+                return float(array.reshape(()))
+        return None
+
+
+def event_dashboards(event: Any) -> list[tuple[str, str]]:
+    """(dashboard, tag) pairs for an event that is not a summary (graphs), else []."""
+    what = event.WhichOneof("what")
+    if what == "graph_def":
+        return [("graphs", "(graph)")]
+    if what == "meta_graph_def":
+        return [("graphs", "(meta graph)")]
+    if what == "tagged_run_metadata":
+        return [("graphs", event.tagged_run_metadata.tag)]
+    return []

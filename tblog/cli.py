@@ -1,0 +1,465 @@
+"""The ``tblog`` command: look into, export, follow and plot TensorBoard log directories.
+
+    tblog inspect runs/                      # runs, tags per dashboard, steps, last values, files
+    tblog export runs/ -o scalars.csv        # or .json, .jsonl, .parquet
+    tblog tail runs/ --tag 'train/*'         # new scalars as they are written, like tail -f
+    tblog plot runs/ --tag '*/loss' -o loss.png
+    tblog demo                               # a small training run logged to runs/demo
+
+Each sub-command is one ``cmd_*`` function below; the work lives in ``tblog._cli_*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tblog import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUS = """\
+exit status:
+  0    success
+  1    error: a missing path, no event files, nothing matched the filters, a file that
+       cannot be read or written, an optional dependency that is not installed
+  2    bad usage: an unknown command or option, or a bad option value
+  130  interrupted with Ctrl-C (tblog tail is ended by Ctrl-C normally and exits 0)
+"""
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line, without a traceback (exit status 1)."""
+
+    status = EXIT_ERROR
+
+
+class UsageError(CommandError):
+    """Options that do not go together (exit status 2, like argparse's own errors)."""
+
+    status = EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _glob(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a glob such as 'train/*', got an empty string")
+    return text
+
+
+def _steps(text: str) -> tuple[int | None, int | None]:
+    """'MIN:MAX', 'MIN:', ':MAX' or 'N' as an inclusive range."""
+    low, sep, high = text.partition(":")
+    try:
+        first = int(low) if low.strip() else None
+        last = (int(high) if high.strip() else None) if sep else first
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected MIN:MAX, MIN:, :MAX or N (integers), got {text!r}"
+        ) from None
+    if first is None and last is None and not sep:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX, MIN:, :MAX or N (integers), got {text!r}")
+    if first is not None and last is not None and first > last:
+        raise argparse.ArgumentTypeError(f"the step range {text!r} is empty (MIN > MAX)")
+    return first, last
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def matches(name: str, patterns: Sequence[str] | None) -> bool:
+    """Whether ``name`` matches any of the globs (no globs: everything matches)."""
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def check_logdir(path: str) -> str:
+    """``path`` if it is a directory or an event file; else a CommandError saying what it is."""
+    from tblog import _fs
+    from tblog.events.files import FILE_PREFIX
+
+    if _fs.is_url(path):  # fsspec: tblog.read says what is wrong with it
+        return path
+    if not os.path.exists(path):
+        raise CommandError(f"LOGDIR {path!r} does not exist")
+    if os.path.isfile(path) and FILE_PREFIX.rstrip(".") not in os.path.basename(path):
+        raise CommandError(f"LOGDIR {path!r} is a file, not a log directory or an event file")
+    return path
+
+
+def find_runs(logdir: str, run_globs: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Run name -> event files under ``logdir``, those matching ``run_globs``; an error if none."""
+    from tblog import read
+
+    try:
+        found = read.runs(check_logdir(logdir))
+    except (FileNotFoundError, ValueError) as error:  # a URL that names nothing, or no URL
+        raise CommandError(str(error)) from None
+    if not found:
+        raise CommandError(f"no event files (events.out.tfevents.*) under {logdir!r}")
+    selected = {run: files for run, files in found.items() if matches(run, run_globs)}
+    if not selected:
+        raise CommandError(f"no run matches --run {' '.join(run_globs or [])!r}; runs: {_listing(found)}")
+    return selected
+
+
+def _listing(names: Any, limit: int = 10) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _warn(command: str, caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"tblog {command}: warning: {w.message}", file=sys.stderr)
+
+
+def read_scalars(
+    logdir: str, runs: dict[str, list[str]], args: argparse.Namespace, what: str = "scalars"
+) -> dict[str, Any]:
+    """The ``tblog.read.<what>`` table of the selected runs, tags and steps, with a progress bar."""
+    from tblog import read
+    from tblog._cli_export import concat, length
+    from tblog._cli_records import file_size
+    from tblog._progress import Progress, progress_enabled
+
+    reader = getattr(read, what, None)
+    if reader is None:
+        raise CommandError(f"this tblog cannot read {what} tables yet (tblog.read.{what} is missing)")
+    sizes = {run: sum(file_size(f) for f in files) for run, files in runs.items()}
+    enabled = progress_enabled(sys.stderr, args.quiet)
+    with (
+        Progress(sum(sizes.values()), "reading", unit="B", enabled=enabled) as bar,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        tables = []
+        for run in runs:
+            # One run at a time, so the bar moves as each run's bytes are read.
+            table = _read_run(reader, logdir, run, args)
+            if length(table):
+                tables.append(table)
+            bar.advance(sizes[run])
+    _warn(args.command, caught)
+    table = concat(tables)
+    if not length(table):
+        wanted = f" matching --tag {' '.join(args.tag)!r}" if args.tag else ""
+        raise CommandError(f"no {what}{wanted} in {logdir!r}")
+    return table
+
+
+def _read_run(reader: Callable[..., Any], logdir: str, run: str, args: argparse.Namespace) -> dict[str, Any]:
+    # Until tblog.read takes runs=/tags=/steps=, read one run's directory and filter here.
+    from tblog import _fs
+
+    if run == ".":
+        directory = logdir
+    else:
+        directory = _fs.join(logdir, run) if _fs.is_url(logdir) else os.path.join(logdir, *run.split("/"))
+    table = reader(directory, dataframe=False)
+    keep = np.array([r == "." for r in table["run"]], dtype=bool)
+    keep &= np.array([matches(t, args.tag) for t in table["tag"]], dtype=bool)
+    low, high = getattr(args, "steps", None) or (None, None)
+    if low is not None:
+        keep &= table["step"] >= low
+    if high is not None:
+        keep &= table["step"] <= high
+    result = {name: column[keep] for name, column in table.items()}
+    result["run"] = np.full(int(keep.sum()), run, dtype=object)
+    return result
+
+
+# --------------------------------------------------------------------------- sub-commands
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Runs, tags per dashboard, step ranges, last scalar values, files, corrupt records."""
+    import json
+
+    from tblog import _cli_inspect as inspect
+    from tblog._cli_records import file_size
+    from tblog._progress import Progress, progress_enabled
+
+    runs = find_runs(args.logdir, args.run)
+    total = sum(file_size(f) for files in runs.values() for f in files)
+    with Progress(total, "reading", unit="B", enabled=progress_enabled(sys.stderr, args.quiet)) as bar:
+        stats = {run: inspect.inspect_run(files, bar.advance) for run, files in runs.items()}
+    report = inspect.to_json(args.logdir, stats, inspect.side_files(args.logdir))
+    print(json.dumps(report, indent=2) if args.json else inspect.to_text(report))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a table (scalars by default) as CSV, JSON, JSON lines or Parquet."""
+    from tblog import _cli_export as export
+
+    fmt = args.format or _format_from_suffix(args.output)
+    to_stdout = args.output in (None, "-")
+    if fmt == "parquet" and to_stdout:
+        raise UsageError("--format parquet writes a binary file: name it with -o FILE.parquet")
+    if not to_stdout:
+        _check_output(args.output)
+    table = read_scalars(args.logdir, find_runs(args.logdir, args.run), args, what=args.what)
+    if fmt == "parquet":
+        export.write(table, fmt, None, args.output)
+    elif to_stdout:
+        export.write(table, fmt, sys.stdout, None)
+    else:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            export.write(table, fmt, out, None)
+    if not args.quiet and not to_stdout:
+        print(f"wrote {export.length(table):,} rows to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _format_from_suffix(output: str | None) -> str:
+    from tblog._cli_export import SUFFIX_FORMAT
+
+    suffix = os.path.splitext(output or "")[1].lower()
+    return SUFFIX_FORMAT.get(suffix, "csv")
+
+
+def _check_output(path: str) -> None:
+    if os.path.isdir(path):
+        raise CommandError(f"-o {path!r} is a directory; expected a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CommandError(f"-o {path!r}: the directory {parent!r} does not exist")
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    """Print the last scalars, then new ones as they are written."""
+    from tblog._cli_tail import follow
+
+    check_logdir(args.logdir)
+
+    def keep(run: str, tag: str) -> bool:
+        return matches(run, args.run) and matches(tag, args.tag)
+
+    return follow(
+        args.logdir,
+        keep,
+        out=sys.stdout,
+        err=sys.stderr,
+        last=args.lines,
+        interval=args.interval,
+        timeout=args.timeout,
+        once=args.once,
+        as_json=args.jsonl,
+        quiet=args.quiet,
+    )
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Draw scalars to an image: one chart per tag, one line per run."""
+    from tblog._cli_plot import MAX_CHARTS, plot
+
+    _check_output(args.output)
+    table = read_scalars(args.logdir, find_runs(args.logdir, args.run), args)
+    series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for tag in sorted(set(table["tag"])):
+        for run in sorted(set(table["run"][table["tag"] == tag])):
+            rows = (table["tag"] == tag) & (table["run"] == run)
+            order = np.argsort(table["step"][rows], kind="stable")
+            series.setdefault(tag, {})[run] = (table["step"][rows][order], table["value"][rows][order])
+    if len(series) > MAX_CHARTS:
+        raise CommandError(f"--tag matches {len(series)} tags; at most {MAX_CHARTS} fit in one image")
+    plot(series, args.output, size=args.size, smoothing=args.smoothing, title=args.title)
+    if not args.quiet:
+        print(f"wrote {len(series)} chart{'s' * (len(series) != 1)} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels, e.g. 1000x600, got {text!r}"
+        ) from None
+    if not (50 <= size[0] <= 20000 and 50 <= size[1] <= 20000):
+        raise argparse.ArgumentTypeError(f"expected 50 to 20000 pixels per side, got {text!r}")
+    return size
+
+
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a smoothing weight in [0, 1), got {text!r}")
+    return value
+
+
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def _plot_output(text: str) -> str:
+    if not text.lower().endswith(_PLOT_SUFFIXES):
+        raise argparse.ArgumentTypeError(
+            f"expected a file name ending in {', '.join(_PLOT_SUFFIXES)}, got {text!r}"
+        )
+    return text
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Train the demo MLP and log every dashboard to LOGDIR."""
+    from tblog import demo
+
+    if os.path.isfile(args.logdir):
+        raise CommandError(f"LOGDIR {args.logdir!r} is a file; the demo needs a directory")
+    argv = ["--logdir", args.logdir, "--steps", str(args.steps), "--seed", str(args.seed)]
+    return demo.main(argv + (["--quiet"] if args.quiet else []))
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tblog",
+        description="Look into, export, follow and plot TensorBoard log directories.",
+        epilog=EXIT_STATUS + "\nRun 'tblog COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tblog {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or status messages")
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument(
+        "--run", action="append", type=_glob, metavar="GLOB", help="only runs matching GLOB (repeatable)"
+    )
+    tags = argparse.ArgumentParser(add_help=False)
+    tags.add_argument(
+        "--tag", action="append", type=_glob, metavar="GLOB", help="only tags matching GLOB (repeatable)"
+    )
+    steps = argparse.ArgumentParser(add_help=False)
+    steps.add_argument("--steps", type=_steps, metavar="MIN:MAX", help="only steps in this inclusive range")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], parents: list[Any], help: str) -> Any:
+        sub = commands.add_parser(
+            name,
+            parents=[common, *parents],
+            help=help,
+            description=f"{help}.",
+            epilog=EXIT_STATUS,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    logdir_help = "a log directory (every directory below it with event files is a run) or an event file"
+
+    sub = add("inspect", cmd_inspect, [runs], "list runs, tags per dashboard, steps, last values and files")
+    sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
+    sub.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+
+    sub = add(
+        "export", cmd_export, [runs, tags, steps], "write scalars (or another table) to CSV, JSON or Parquet"
+    )
+    sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
+    sub.add_argument(
+        "--format",
+        choices=("csv", "json", "jsonl", "parquet"),
+        help="output format (default: from -o's suffix, else csv); parquet needs pyarrow",
+    )
+    sub.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout; '-' is stdout)")
+    sub.add_argument(
+        "--what", choices=("scalars",), default="scalars", help="which table to export (default: scalars)"
+    )
+
+    sub = add("tail", cmd_tail, [runs, tags], "print the last scalars, then new ones as they are written")
+    sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
+    sub.add_argument(
+        "-n", "--lines", type=int, default=10, metavar="N", help="existing points to show first (10)"
+    )
+    sub.add_argument("--interval", type=_positive, default=1.0, metavar="S", help="seconds between looks (1)")
+    sub.add_argument("--timeout", type=_positive, metavar="S", help="stop following after S seconds")
+    sub.add_argument("--once", action="store_true", help="print the last points and exit, do not follow")
+    sub.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+
+    sub = add(
+        "plot", cmd_plot, [runs, steps], "draw scalars to an image: one chart per tag, one line per run"
+    )
+    sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
+    sub.add_argument("--tag", action="append", type=_glob, required=True, metavar="GLOB", help="tags to plot")
+    sub.add_argument(
+        "-o", "--output", type=_plot_output, required=True, metavar="OUT", help="image file (.png …)"
+    )
+    sub.add_argument("--size", type=_size, default=(1000, 600), metavar="WxH", help="pixels (1000x600)")
+    sub.add_argument(
+        "--smoothing", type=_smoothing, default=0.0, metavar="W", help="TensorBoard's smoothing, 0..1"
+    )
+    sub.add_argument("--title", help="a title above the charts")
+
+    from tblog.demo import DEFAULT_LOGDIR, Config
+
+    sub = add("demo", cmd_demo, [], "train a small NumPy MLP and log every dashboard")
+    sub.add_argument(
+        "logdir", metavar="LOGDIR", nargs="?", default=DEFAULT_LOGDIR, help=f"({DEFAULT_LOGDIR})"
+    )
+    sub.add_argument(
+        "--steps", type=_at_least_one, default=Config.steps, help=f"training steps ({Config.steps})"
+    )
+    sub.add_argument("--seed", type=int, default=Config.seed, help=f"data and init seed ({Config.seed})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tblog`` command; returns its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if getattr(args, "lines", 0) < 0:
+        parser.error(f"-n/--lines must be 0 or more, got {args.lines}")
+    try:
+        return int(args.func(args))
+    except CommandError as error:
+        print(f"tblog {args.command}: error: {error}", file=sys.stderr)
+        return error.status
+    except ImportError as error:
+        if "pip install" not in str(error):  # not a missing extra: a real bug
+            raise
+        print(f"tblog {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_OK if args.command == "tail" else EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`tblog tail ... | head`): stop quietly, like other tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as error:
+        print(f"tblog {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
