@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -26,17 +26,23 @@ from tblog.proto import event_pb2
 
 __all__ = [
     "CorruptRecordWarning",
+    "decode_image",
     "event_files",
     "events",
+    "histograms",
+    "hparams",
+    "images",
     "read_events",
     "runs",
     "scalars",
     "tensor_to_numpy",
+    "texts",
 ]
 
 Event = event_pb2.Event
 
-_SCALAR_COLUMNS = ("run", "tag", "step", "wall_time", "value")
+# ``steps=`` of the tables: (min, max) inclusive, a range, or a slice.
+Steps = tuple[int | None, int | None] | range | slice | None
 
 
 def event_files(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[str]:
@@ -74,6 +80,9 @@ def runs(
     return result
 
 
+_list_runs = runs  # the tables' ``runs=`` argument hides the function
+
+
 def events(
     path: str | os.PathLike[str],
     *,
@@ -104,37 +113,182 @@ def read_events(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt 
 def scalars(
     logdir: str | os.PathLike[str],
     *,
+    runs: str | Iterable[str] | None = None,
+    tags: str | Iterable[str] | None = None,
+    steps: Steps = None,
     dataframe: bool | None = None,
     on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
     """Every scalar under ``logdir`` as a table with columns run, tag, step, wall_time, value.
 
     Returns a pandas DataFrame when pandas is installed (``dataframe=None``) or asked for
-    (``True``), else a dict of NumPy arrays. Legacy ``simple_value`` scalars and tensor
-    scalars of the scalars plugin (torch's ``new_style``, ``tf.summary.scalar``) are read.
-    Rows keep file order; purge markers (``purge_step``) are not applied.
+    (``True``), else (``False``, or no pandas) a dict of NumPy arrays: run and tag are object
+    arrays of str, step int64, wall_time and value float64. Legacy ``simple_value`` scalars
+    and tensor scalars of the scalars plugin (torch's ``new_style``, ``tf.summary.scalar``)
+    are read. Rows keep file order, run by run; purge markers (``purge_step``) are not applied.
+
+    Filters (applied before values are decoded): ``runs`` and ``tags`` are a glob or a list
+    of globs (``fnmatch``, case-sensitive; a name matching any is kept; runs are directories
+    relative to ``logdir``, ``"."`` for ``logdir`` itself); ``steps`` is ``(min, max)``
+    (inclusive, either may be None), a ``range`` (steps in it) or a ``slice`` (``start <= step
+    < stop``, every ``slice.step``-th). ``on_corrupt``: "warn", "raise" or "skip" a corrupted
+    record. ``logdir`` may be an fsspec URL (``storage_options`` go to its file system).
+
+    Fast: the plain ``simple_value`` events tblog, torch and tensorboardX write are decoded in
+    bulk with NumPy (``tblog/_scalar_scan.py``), everything else with protobuf.
     """
-    columns: dict[str, list[Any]] = {name: [] for name in _SCALAR_COLUMNS}
-    for run, files in runs(logdir).items():
-        scalar_tags: set[str] = set()  # tags whose first metadata names the scalars plugin
-        seen_tags: set[str] = set()
-        for file in files:
-            for event in events(file, on_corrupt=on_corrupt):
-                if event.WhichOneof("what") != "summary":
-                    continue
-                for value in event.summary.value:
-                    try:
-                        number = _scalar_of(value, scalar_tags, seen_tags)
-                    except ValueError as error:  # a tensor whose bytes do not match its shape
-                        report_corrupt(on_corrupt, f"{file}: step {event.step}, tag {value.tag!r}: {error}")
-                        continue
-                    if number is not None:
-                        columns["run"].append(run)
-                        columns["tag"].append(value.tag)
-                        columns["step"].append(event.step)
-                        columns["wall_time"].append(event.wall_time)
-                        columns["value"].append(number)
-    return _table(columns, dataframe)
+    from tblog import _tables
+
+    _check(dataframe, on_corrupt)
+    columns = _tables.scalars(
+        _list_runs(logdir, storage_options=storage_options),
+        runs,
+        tags,
+        steps,
+        on_corrupt,
+        storage_options,
+        _scalar_of,
+    )
+    return _tables.finish(columns, dataframe, "scalars")
+
+
+def histograms(
+    logdir: str | os.PathLike[str],
+    *,
+    runs: str | Iterable[str] | None = None,
+    tags: str | Iterable[str] | None = None,
+    steps: Steps = None,
+    dataframe: bool | None = None,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """Every histogram under ``logdir``: one row per histogram, columns run, tag, step,
+    wall_time, min, max, num, sum, sum_squares (float64), bucket_left, bucket_right,
+    bucket_count (one float64 array per row).
+
+    Buckets are as TensorBoard draws them: for the legacy ``HistogramProto`` (tblog, torch,
+    tensorboardX) the empty buckets at both ends are dropped and the outer edges become min
+    and max; a ``[k, 3]`` tensor of the histograms plugin (``tf.summary.histogram``) gives its
+    left, right and count columns, with num = the sum of the counts and min, max, sum,
+    sum_squares NaN (that format does not store them). Arguments as in ``scalars``.
+    """
+    return _protobuf_table("histograms", logdir, runs, tags, steps, dataframe, on_corrupt, storage_options)
+
+
+def texts(
+    logdir: str | os.PathLike[str],
+    *,
+    runs: str | Iterable[str] | None = None,
+    tags: str | Iterable[str] | None = None,
+    steps: Steps = None,
+    dataframe: bool | None = None,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """Every text summary under ``logdir``: columns run, tag, step, wall_time, text (str).
+
+    A string tensor of the text plugin gives its one string, or, for a tensor of any other
+    shape, its strings in row-major order joined by newlines; UTF-8 (bad bytes replaced).
+    Tags are as stored (torch, tensorboardX and tblog's ``add_text("x")`` store
+    ``x/text_summary``). Arguments as in ``scalars``.
+    """
+    return _protobuf_table("texts", logdir, runs, tags, steps, dataframe, on_corrupt, storage_options)
+
+
+def images(
+    logdir: str | os.PathLike[str],
+    *,
+    runs: str | Iterable[str] | None = None,
+    tags: str | Iterable[str] | None = None,
+    steps: Steps = None,
+    dataframe: bool | None = None,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """Every image under ``logdir``: columns run, tag, step, wall_time, index, width, height
+    (int64) and encoded (the PNG or GIF bytes as stored; ``decode_image`` gives pixels).
+
+    A legacy ``Image`` (tblog, torch, tensorboardX; a video is one animated GIF) is one row
+    with index 0; a string tensor of the images plugin (``tf.summary.image``, ``[width,
+    height, image...]``) gives one row per image, index 0, 1, ... Arguments as in ``scalars``.
+    """
+    return _protobuf_table("images", logdir, runs, tags, steps, dataframe, on_corrupt, storage_options)
+
+
+def decode_image(row_or_bytes: Any) -> np.ndarray:
+    """The pixels of an image of ``images()`` (a row of it, or its encoded bytes) as a uint8
+    array of shape (height, width, channels): 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA);
+    other modes (palettes) become RGB or RGBA. An animated GIF gives its first frame. Needs
+    Pillow (``pip install 'tblog[image]'``)."""
+    from tblog import _tables
+
+    return _tables.decode_image(row_or_bytes)
+
+
+def hparams(
+    logdir: str | os.PathLike[str],
+    *,
+    runs: str | Iterable[str] | None = None,
+    dataframe: bool | None = None,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """One row per run that holds hparams (its first ``_hparams_/session_start_info``, as
+    TensorBoard shows): column run, then one column per hparam named as the hparam
+    (float64 for numbers with NaN where a run lacks it, bool, or objects: str and None),
+    then one float64 column per metric: the last value, in file order, of that scalar tag
+    in the run (NaN if none).
+
+    The metrics are those the ``_hparams_/experiment`` summaries anywhere under ``logdir``
+    declare (a metric of group ``g`` is read in run ``<run>/g`` and its column is named
+    ``g/<tag>``); with no experiment, every scalar tag of the runs with hparams. A metric
+    column whose name is taken by an hparam is named ``metric/<name>``. ``runs`` selects
+    runs as in ``scalars``.
+    """
+    from tblog import _tables
+
+    _check(dataframe, on_corrupt)
+    columns = _tables.hparams(
+        _list_runs(logdir, storage_options=storage_options),
+        events,
+        runs=runs,
+        on_corrupt=on_corrupt,
+        storage_options=storage_options,
+    )
+    return _tables.finish(columns, dataframe, "hparams")
+
+
+def _check(dataframe: Any, on_corrupt: Any) -> None:
+    from tblog import _tables
+
+    _tables.check_dataframe(dataframe)
+    _tables.check_on_corrupt(on_corrupt)
+
+
+def _protobuf_table(
+    what: str,
+    logdir: str | os.PathLike[str],
+    runs: Any,
+    tags: Any,
+    steps: Any,
+    dataframe: bool | None,
+    on_corrupt: OnCorrupt,
+    storage_options: dict[str, Any] | None,
+) -> Any:
+    from tblog import _tables
+
+    _check(dataframe, on_corrupt)
+    columns = getattr(_tables, what)(
+        _list_runs(logdir, storage_options=storage_options),
+        events,
+        runs=runs,
+        tags=tags,
+        steps=steps,
+        on_corrupt=on_corrupt,
+        storage_options=storage_options,
+    )
+    return _tables.finish(columns, dataframe, what)
 
 
 def _scalar_of(value: Any, scalar_tags: set[str], seen_tags: set[str]) -> float | None:
@@ -154,27 +308,6 @@ def _scalar_of(value: Any, scalar_tags: set[str], seen_tags: set[str]) -> float 
 
 def _is_one_number(tensor: Any) -> bool:
     return tensor.dtype in _NUMPY_DTYPES and all(dim.size == 1 for dim in tensor.tensor_shape.dim)
-
-
-def _table(columns: dict[str, list[Any]], dataframe: bool | None) -> Any:
-    arrays = {
-        "run": np.array(columns["run"], dtype=object),
-        "tag": np.array(columns["tag"], dtype=object),
-        "step": np.array(columns["step"], dtype=np.int64),
-        "wall_time": np.array(columns["wall_time"], dtype=np.float64),
-        "value": np.array(columns["value"], dtype=np.float64),
-    }
-    if dataframe is False:
-        return arrays
-    try:
-        import pandas as pd
-    except ImportError:
-        if dataframe:
-            raise ImportError(
-                "tblog.read.scalars(dataframe=True) needs pandas: pip install 'tblog[pandas]'"
-            ) from None
-        return arrays
-    return pd.DataFrame(arrays)
 
 
 # A tensor stored as one value (or none) for a larger shape is expanded up to this many
