@@ -77,6 +77,12 @@ class EmbeddingMethods(WriterBase):
             projector.check_label_img_shape(_array_shape(label_img, "label_img", "[N, C, H, W]"), num_points)
         if metadata_header is not None and metadata is None:
             raise ValueError("metadata_header was given without metadata")
+        log_dir = os.fspath(self.log_dir)
+        if _fs.is_url(log_dir):
+            raise NotImplementedError(
+                f"add_embedding writes projector files into a local log directory; {log_dir!r} is a "
+                "URL. Log the embedding with a SummaryWriter on a local directory and copy it over."
+            )
         if not self.is_writing:  # no files on a rank that does not write
             return
 
@@ -93,11 +99,6 @@ class EmbeddingMethods(WriterBase):
         info = projector.embedding_info(tag, step, (num_points, mat_shape[1]), labels is not None, sprite_dim)
 
         log_dir = os.fspath(self.log_dir)
-        if _fs.is_url(log_dir):
-            raise NotImplementedError(
-                f"add_embedding writes projector files into a local log directory; {log_dir!r} is a "
-                "URL. Log the embedding with a SummaryWriter on a local directory and copy it over."
-            )
         config_path = os.path.join(log_dir, projector.CONFIG_FILE)
         target = os.path.normpath(os.path.join(log_dir, subdir))
         if os.path.commonpath([os.path.abspath(log_dir), os.path.abspath(target)]) != os.path.abspath(
