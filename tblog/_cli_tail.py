@@ -37,10 +37,14 @@ class Follower:
         self.files: dict[str, GrowingFile] = {}
         self.kinds: dict[str, TagKinds] = {}
         self.reported = 0  # corrupt-record messages already shown
+        self.seen = 0  # points found by the last poll
 
-    def poll(self) -> list[Point]:
-        """The points added since the last poll, by wall time (file order within a file)."""
-        batches: list[list[Point]] = []
+    def poll(self, last: int | None = None) -> list[Point]:
+        """The points added since the last poll, by wall time (file order within a file); only
+        the ``last`` latest when given (memory stays bounded on a first look at a long run).
+        ``self.seen`` counts all of them."""
+        batches: list[Iterable[Point]] = []
+        self.seen = 0
         try:
             found = find_runs(self.logdir)
         except FileNotFoundError:  # removed while we follow it: wait for it to come back
@@ -50,10 +54,11 @@ class Follower:
             for path in paths:
                 source = self.files.setdefault(path, GrowingFile(path))
                 try:
-                    batches.append(list(self._points(run, source, kinds)))
+                    batches.append(deque(self._points(run, source, kinds), maxlen=last))
                 except FileNotFoundError:
                     self.files.pop(path, None)
-        return list(heapq.merge(*batches, key=lambda p: p.wall_time))
+        merged = deque(heapq.merge(*batches, key=lambda p: p.wall_time), maxlen=last)
+        return list(merged)
 
     def _points(self, run: str, source: GrowingFile, kinds: TagKinds) -> Iterable[Point]:
         for event in source.events():
@@ -62,6 +67,7 @@ class Follower:
             for value in event.summary.value:
                 number = kinds.scalar(value)
                 if number is not None and self.keep(run, value.tag):
+                    self.seen += 1
                     yield Point(event.wall_time, run, value.tag, event.step, number)
 
     def new_problems(self) -> list[str]:
@@ -108,13 +114,12 @@ def follow(
     Returns the exit status: 0, or 1 when ``once`` finds no scalar at all.
     """
     follower = Follower(logdir, keep)
-    existing = follower.poll()
-    for point in deque(existing, maxlen=last) if last > 0 else ():
+    for point in follower.poll(last):
         out.write(format_point(point, as_json) + "\n")
     out.flush()
     _report(follower, err)
     if once:
-        if not existing:
+        if not follower.seen:
             err.write(f"tblog tail: error: no scalars (matching the filters) in {logdir!r}\n")
             return 1
         return 0
