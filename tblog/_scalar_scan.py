@@ -35,7 +35,8 @@ _FEW_TAGS = 16
 
 
 class RunScalars(NamedTuple):
-    tag: np.ndarray  # object
+    tags: list[str]  # the run's distinct tags
+    tag: np.ndarray  # int64 index into ``tags`` of each row
     step: np.ndarray  # int64
     wall_time: np.ndarray  # float64
     value: np.ndarray  # float64
@@ -65,6 +66,7 @@ def read_run(
     """
     fast: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     first_fast: dict[str, int] = {}  # tag -> index of the first record a template read it in
+    numbers: dict[str, int] = {}  # tag -> its index in RunScalars.tags
     slow: list[tuple[int, bytes, str, int]] = []  # (record index, payload, file, index in file)
     base = 0
     for file in files:
@@ -78,13 +80,14 @@ def read_run(
                         first_fast[tags[code]] = first
                 kept = keep_codes[codes]
                 record, slot, codes = record[kept], slot[kept], codes[kept]
+                renumber = np.array([numbers.setdefault(tag, len(numbers)) for tag in tags], dtype=np.int64)
                 step, wall, value = step_w_v(kept)
                 chosen = keep_step(step)
                 fast.append(
                     (
                         record[chosen] + base,
                         slot[chosen],
-                        np.array(tags, dtype=object)[codes[chosen]],
+                        renumber[codes[chosen]],
                         step[chosen],
                         wall[chosen],
                         value[chosen],
@@ -97,7 +100,7 @@ def read_run(
                     (base + index, buf[start : start + int(lengths[index])], file, first_index + index)
                 )
             base += len(starts)
-    parts = fast + [_parse_slow(slow, first_fast, on_corrupt, keep_tag, keep_step, scalar_of)]
+    parts = fast + [_parse_slow(slow, first_fast, numbers, on_corrupt, keep_tag, keep_step, scalar_of)]
     record = np.concatenate([p[0] for p in parts])
     slot = np.concatenate([p[1] for p in parts])
     columns = [np.concatenate([p[k] for p in parts]) for k in range(2, 6)]
@@ -107,7 +110,8 @@ def read_run(
         columns = [column[order] for column in columns]
     tag, step, wall, value = columns
     return RunScalars(
-        tag.astype(object, copy=False),
+        list(numbers),
+        tag.astype(np.int64, copy=False),
         step.astype(np.int64, copy=False),
         wall.astype(np.float64, copy=False),
         value.astype(np.float64, copy=False),
@@ -345,6 +349,7 @@ def _parse_template(payload: bytes) -> _Template | None:
 def _parse_slow(
     slow: list[tuple[int, bytes, str, int]],
     first_fast: dict[str, int],
+    numbers: dict[str, int],
     on_corrupt: OnCorrupt,
     keep_tag: Callable[[str], bool],
     keep_step: Callable[[np.ndarray], np.ndarray],
@@ -353,7 +358,7 @@ def _parse_slow(
     """Rows of the records no template matched, parsed with protobuf, in record order."""
     records: list[int] = []
     slots: list[int] = []
-    tags: list[str] = []
+    tags: list[int] = []
     steps: list[int] = []
     walls: list[float] = []
     values: list[float] = []
@@ -379,7 +384,7 @@ def _parse_slow(
             if number is not None and keep_tag(value.tag):
                 records.append(record)
                 slots.append(slot)
-                tags.append(value.tag)
+                tags.append(numbers.setdefault(value.tag, len(numbers)))
                 steps.append(event.step)
                 walls.append(event.wall_time)
                 values.append(number)
@@ -388,7 +393,7 @@ def _parse_slow(
     return (
         np.array(records, dtype=np.int64)[chosen],
         np.array(slots, dtype=np.int64)[chosen],
-        np.array(tags, dtype=object)[chosen],
+        np.array(tags, dtype=np.int64)[chosen],
         step[chosen],
         np.array(walls, dtype=np.float64)[chosen],
         np.array(values, dtype=np.float64)[chosen],

@@ -200,7 +200,8 @@ def matrix_crc_ok(matrix: np.ndarray, length: int, columns: list[int]) -> np.nda
         columns = [column for column, bits in zip(columns, changed.tolist(), strict=True) if bits]
     for column in columns:
         table = _crc_table(length, column)
-        crc ^= table[matrix[:, column]] ^ table[first[column]]
+        crc ^= np.take(table, matrix[:, column])
+        crc ^= table[first[column]]
     masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + _MASK_DELTA
     return masked == np.ascontiguousarray(matrix[:, length : length + 4]).view("<u4").ravel()
 

@@ -8,7 +8,7 @@ import fnmatch
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from tblog import _decode_values as decode
 from tblog import _scalar_scan
 from tblog.events.record import OnCorrupt, report_corrupt
 
-Columns = dict[str, np.ndarray]
+Columns = dict[str, Any]  # name -> np.ndarray, or Coded
 KEYS = ("run", "tag", "step", "wall_time")
 _ON_CORRUPT = ("warn", "raise", "skip")
 
@@ -108,20 +108,43 @@ def check_dataframe(dataframe: Any) -> None:
 # ----- output -------------------------------------------------------------------------------
 
 
-def finish(columns: Columns, dataframe: bool | None, function: str) -> Any:
+class Coded(NamedTuple):
+    """A column of few distinct strings: the strings, and each row's index into them."""
+
+    names: list[str]
+    codes: np.ndarray
+
+
+def finish(columns: dict[str, np.ndarray | Coded], dataframe: bool | None, function: str) -> Any:
     """A pandas DataFrame of ``columns`` when pandas is there (``None``) or asked for (``True``),
-    else the dict of NumPy arrays itself."""
-    if dataframe is False:
-        return columns
-    try:
-        import pandas as pd
-    except ImportError:
-        if dataframe:
-            raise ImportError(
-                f"tblog.read.{function}(dataframe=True) needs pandas: pip install 'tblog[pandas]'"
-            ) from None
-        return columns
-    return pd.DataFrame(columns, copy=False)
+    else a dict of NumPy arrays (``Coded`` columns become object arrays of str)."""
+    pd: Any = None
+    if dataframe is not False:
+        try:
+            import pandas
+
+            pd = pandas
+        except ImportError:
+            if dataframe:
+                raise ImportError(
+                    f"tblog.read.{function}(dataframe=True) needs pandas: pip install 'tblog[pandas]'"
+                ) from None
+    if pd is None:
+        return {
+            name: objects(column.names)[column.codes] if isinstance(column, Coded) else column
+            for name, column in columns.items()
+        }
+    # Strings of a Coded column are converted once each, then taken by index: pandas's own
+    # string dtype (pandas 3) or object (older) without converting a million Python strings.
+    return pd.DataFrame(
+        {
+            name: pd.Series(objects(column.names)).array.take(column.codes)
+            if isinstance(column, Coded)
+            else column
+            for name, column in columns.items()
+        },
+        copy=False,
+    )
 
 
 def objects(items: list[Any]) -> np.ndarray:
@@ -144,31 +167,31 @@ def scalars(
     scalar_of: Callable[[Any, set[str], set[str]], float | None],
 ) -> Columns:
     keep_run, keep_tag, keep_step = name_filter(runs, "runs"), name_filter(tags, "tags"), step_filter(steps)
-    parts: list[tuple[str, _scalar_scan.RunScalars]] = []
+    run_names: list[str] = []
+    parts: list[_scalar_scan.RunScalars] = []
     for run, files in run_files.items():
         if keep_run(run):
-            found = _scalar_scan.read_run(files, on_corrupt, keep_tag, keep_step, scalar_of, storage_options)
-            parts.append((run, found))
-    if not parts:
-        return {
-            "run": objects([]),
-            "tag": objects([]),
-            "step": np.zeros(0, dtype=np.int64),
-            "wall_time": np.zeros(0),
-            "value": np.zeros(0),
-        }
-    run_column = np.empty(sum(len(p.tag) for _, p in parts), dtype=object)
-    start = 0
-    for run, part in parts:
-        run_column[start : start + len(part.tag)] = run
-        start += len(part.tag)
+            parts.append(
+                _scalar_scan.read_run(files, on_corrupt, keep_tag, keep_step, scalar_of, storage_options)
+            )
+            run_names.append(run)
+    tag_names: dict[str, int] = {}
+    tag_codes = []
+    for part in parts:
+        renumber = np.array([tag_names.setdefault(tag, len(tag_names)) for tag in part.tags], dtype=np.int64)
+        tag_codes.append(renumber[part.tag] if len(part.tag) else part.tag)
+    sizes = [len(part.tag) for part in parts]
     return {
-        "run": run_column,
-        "tag": np.concatenate([p.tag for _, p in parts]),
-        "step": np.concatenate([p.step for _, p in parts]),
-        "wall_time": np.concatenate([p.wall_time for _, p in parts]),
-        "value": np.concatenate([p.value for _, p in parts]),
+        "run": Coded(run_names, np.repeat(np.arange(len(parts), dtype=np.int64), sizes)),
+        "tag": Coded(list(tag_names), _concat(tag_codes, np.int64)),
+        "step": _concat([p.step for p in parts], np.int64),
+        "wall_time": _concat([p.wall_time for p in parts], np.float64),
+        "value": _concat([p.value for p in parts], np.float64),
     }
+
+
+def _concat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
 
 # ----- tables read with protobuf ------------------------------------------------------------
