@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
@@ -130,24 +130,6 @@ def length(columns: Columns) -> int:
     return len(next(iter(columns.values()))) if columns else 0
 
 
-def read_per_run(
-    read: Callable[..., Columns],
-    logdir: str,
-    run_sizes: dict[str, int],
-    advance: Callable[[int], None],
-    **kw: Any,
-) -> Columns:
-    """``read(logdir, runs=<one run>, dataframe=False, **kw)`` run by run, so a progress bar
-    can move by each run's bytes; the tables concatenated."""
-    tables = []
-    for run, size in run_sizes.items():
-        table = read(logdir, runs=_escape(run), dataframe=False, **kw)
-        if length(table):
-            tables.append(table)
-        advance(size)
-    return concat(tables)
-
-
-def _escape(name: str) -> str:
-    """A glob that matches exactly ``name`` (fnmatch's specials in brackets)."""
+def exactly(name: str) -> str:
+    """A glob that matches exactly ``name`` (fnmatch's special characters in brackets)."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)

@@ -139,18 +139,17 @@ def _warn(command: str, caught: list[warnings.WarningMessage]) -> None:
         print(f"tblog {command}: warning: {w.message}", file=sys.stderr)
 
 
-def read_scalars(
-    logdir: str, runs: dict[str, list[str]], args: argparse.Namespace, what: str = "scalars"
+def read_table(
+    logdir: str, runs: dict[str, list[str]], args: argparse.Namespace, what: str
 ) -> dict[str, Any]:
     """The ``tblog.read.<what>`` table of the selected runs, tags and steps, with a progress bar."""
     from tblog import read
-    from tblog._cli_export import concat, length
+    from tblog._cli_export import concat, exactly, length
     from tblog._cli_records import file_size
     from tblog._progress import Progress, progress_enabled
 
-    reader = getattr(read, what, None)
-    if reader is None:
-        raise CommandError(f"this tblog cannot read {what} tables yet (tblog.read.{what} is missing)")
+    reader = getattr(read, what)
+    filters = {} if what == "hparams" else {"tags": args.tag, "steps": args.steps}
     sizes = {run: sum(file_size(f) for f in files) for run, files in runs.items()}
     enabled = progress_enabled(sys.stderr, args.quiet)
     with (
@@ -158,40 +157,20 @@ def read_scalars(
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        tables = []
-        for run in runs:
-            # One run at a time, so the bar moves as each run's bytes are read.
-            table = _read_run(reader, logdir, run, args)
-            if length(table):
-                tables.append(table)
-            bar.advance(sizes[run])
+        if what == "hparams":  # metrics may live in other runs (hparams groups): read them together
+            tables = [reader(logdir, runs=[exactly(run) for run in runs], dataframe=False)]
+            bar.advance(sum(sizes.values()))
+        else:
+            tables = []
+            for run, size in sizes.items():  # run by run, so the bar moves as each run is read
+                tables.append(reader(logdir, runs=exactly(run), dataframe=False, **filters))
+                bar.advance(size)
     _warn(args.command, caught)
-    table = concat(tables)
+    table = concat([t for t in tables if length(t)])
     if not length(table):
         wanted = f" matching --tag {' '.join(args.tag)!r}" if args.tag else ""
         raise CommandError(f"no {what}{wanted} in {logdir!r}")
     return table
-
-
-def _read_run(reader: Callable[..., Any], logdir: str, run: str, args: argparse.Namespace) -> dict[str, Any]:
-    # Until tblog.read takes runs=/tags=/steps=, read one run's directory and filter here.
-    from tblog import _fs
-
-    if run == ".":
-        directory = logdir
-    else:
-        directory = _fs.join(logdir, run) if _fs.is_url(logdir) else os.path.join(logdir, *run.split("/"))
-    table = reader(directory, dataframe=False)
-    keep = np.array([r == "." for r in table["run"]], dtype=bool)
-    keep &= np.array([matches(t, args.tag) for t in table["tag"]], dtype=bool)
-    low, high = getattr(args, "steps", None) or (None, None)
-    if low is not None:
-        keep &= table["step"] >= low
-    if high is not None:
-        keep &= table["step"] <= high
-    result = {name: column[keep] for name, column in table.items()}
-    result["run"] = np.full(int(keep.sum()), run, dtype=object)
-    return result
 
 
 # --------------------------------------------------------------------------- sub-commands
@@ -224,7 +203,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--format parquet writes a binary file: name it with -o FILE.parquet")
     if not to_stdout:
         _check_output(args.output)
-    table = read_scalars(args.logdir, find_runs(args.logdir, args.run), args, what=args.what)
+    if args.what == "hparams" and (args.tag or args.steps):
+        raise UsageError("--what hparams has one row per run: --tag and --steps do not apply")
+    table = read_table(args.logdir, find_runs(args.logdir, args.run), args, args.what)
     if fmt == "parquet":
         export.write(table, fmt, None, args.output)
     elif to_stdout:
@@ -233,7 +214,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             export.write(table, fmt, out, None)
     if not args.quiet and not to_stdout:
-        print(f"wrote {export.length(table):,} rows to {args.output}", file=sys.stderr)
+        rows = export.length(table)
+        print(f"wrote {rows:,} row{'s' * (rows != 1)} to {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -280,7 +262,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from tblog._cli_plot import MAX_CHARTS, plot
 
     _check_output(args.output)
-    table = read_scalars(args.logdir, find_runs(args.logdir, args.run), args)
+    table = read_table(args.logdir, find_runs(args.logdir, args.run), args, "scalars")
     series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for tag in sorted(set(table["tag"])):
         for run in sorted(set(table["run"][table["tag"] == tag])):
@@ -394,7 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout; '-' is stdout)")
     sub.add_argument(
-        "--what", choices=("scalars",), default="scalars", help="which table to export (default: scalars)"
+        "--what",
+        choices=("scalars", "histograms", "texts", "hparams"),
+        default="scalars",
+        help="which tblog.read table to export (default: scalars)",
     )
 
     sub = add("tail", cmd_tail, [runs, tags], "print the last scalars, then new ones as they are written")

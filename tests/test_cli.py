@@ -393,6 +393,22 @@ def test_export_of_a_single_event_file(logdir: Path) -> None:
     assert [(r["run"], int(r["step"])) for r in rows] == [(".", s) for s in range(0, 50, 10)]
 
 
+def test_export_histograms_texts_and_hparams(logdir: Path) -> None:
+    """--what histograms/texts/hparams export those tables with the logged contents."""
+    (hist,) = json.loads(ok("export", str(logdir), "--what", "histograms", "--format", "json").stdout)
+    values = np.arange(100.0)
+    assert (hist["run"], hist["tag"], hist["step"]) == ("exp1", "weights", 7)
+    assert (hist["min"], hist["max"], hist["num"]) == (0.0, 99.0, 100.0)
+    assert hist["sum"] == values.sum() and hist["sum_squares"] == (values**2).sum()
+    assert sum(hist["bucket_count"]) == 100 and len(hist["bucket_left"]) == len(hist["bucket_count"])
+    out = ok("export", str(logdir), "--what", "texts", "--format", "csv").stdout
+    (text,) = csv.DictReader(io.StringIO(out))
+    assert math.isfinite(float(text.pop("wall_time")))
+    assert text == {"run": "exp1", "tag": "notes/text_summary", "step": "3", "text": "hello"}
+    (row,) = json.loads(ok("export", str(logdir), "--what", "hparams", "--format", "json").stdout)
+    assert row == {"run": "exp1", "lr": 0.1, "hparam/score": 0.5}
+
+
 def test_export_parquet_without_pyarrow_names_the_extra(logdir: Path, tmp_path: Path) -> None:
     """Where pyarrow cannot be imported, --format parquet exits 1 naming tblog[parquet]."""
     code = without("pyarrow")
