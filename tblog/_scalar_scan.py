@@ -51,6 +51,64 @@ class _Template(NamedTuple):
     variable: list[int]  # positions of the bytes that may differ between records
 
 
+class _Piece(NamedTuple):
+    rows: list[_Rows]  # of the records templates matched; record numbers are run-wide
+    events: list[tuple[int, Any, str]]  # (run-wide record number, Event, file) of the others
+    first_fast: dict[str, int]  # tag -> number of the first template-read record it was in, so far
+
+
+def _walk(
+    files: list[str], on_corrupt: OnCorrupt, storage_options: dict[str, Any] | None
+) -> Iterator[_Piece]:
+    """The records of one run's files, piece by piece: template rows, and the other records
+    parsed by protobuf (a record that is no Event is reported as ``read_events`` does)."""
+    first_fast: dict[str, int] = {}
+    base = 0
+    for file in files:
+        for buf, records, first_index, offset in _pieces(file, on_corrupt, storage_options):
+            rows, rest = _decode(buf, records, file, on_corrupt, offset)
+            for tags, codes, record, _, _ in rows:
+                present, first_rows = np.unique(codes, return_index=True)
+                for code, first in zip(present.tolist(), (record[first_rows] + base).tolist(), strict=True):
+                    if first < first_fast.get(tags[code], math.inf):
+                        first_fast[tags[code]] = first
+            rows = [(tags, codes, record + base, slot, values) for tags, codes, record, slot, values in rows]
+            starts, lengths = records
+            events = []
+            for index in rest.tolist():
+                start = int(starts[index])
+                payload = buf[start : start + int(lengths[index])]
+                try:
+                    events.append((base + index, event_pb2.Event.FromString(payload), file))
+                except (DecodeError, ValueError, RecursionError) as error:
+                    number = first_index + index
+                    message = (
+                        f"{file}: record {number} ({len(payload)} bytes) is not an Event ({error}); skipped"
+                    )
+                    report_corrupt(on_corrupt, message)
+            base += len(starts)
+            yield _Piece(rows, events, first_fast)
+
+
+def other_events(
+    files: list[str], on_corrupt: OnCorrupt, storage_options: dict[str, Any] | None = None
+) -> Iterator[tuple[Any, list[str]]]:
+    """Every Event of one run's files except plain ``simple_value`` ones, in order, each with
+    the tags first seen in such a plain event before it (so a caller that keeps the first
+    metadata of each tag knows those tags had none)."""
+    seen: set[str] = set()
+    for piece in _walk(files, on_corrupt, storage_options):
+        for record, event, _ in piece.events:
+            before = [] if len(seen) == len(piece.first_fast) else _new_before(piece.first_fast, seen, record)
+            yield event, before
+
+
+def _new_before(first_fast: dict[str, int], seen: set[str], record: int) -> list[str]:
+    found = [tag for tag, first in first_fast.items() if first < record and tag not in seen]
+    seen.update(found)
+    return found
+
+
 def read_run(
     files: list[str],
     on_corrupt: OnCorrupt,
@@ -64,43 +122,33 @@ def read_run(
     ``scalar_of(value, scalar_tags, seen_tags)`` is the protobuf path's rule for one
     ``Summary.Value`` (tblog.read's), used for every record no template matches.
     """
-    fast: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    first_fast: dict[str, int] = {}  # tag -> index of the first record a template read it in
+    parts: list[tuple[np.ndarray, ...]] = []
     numbers: dict[str, int] = {}  # tag -> its index in RunScalars.tags
-    slow: list[tuple[int, bytes, str, int]] = []  # (record index, payload, file, index in file)
-    base = 0
-    for file in files:
-        for buf, records, first_index, offset in _pieces(file, on_corrupt, storage_options):
-            rows, rest = _decode(buf, records, file, on_corrupt, offset)
-            for tags, codes, record, slot, step_w_v in rows:
-                keep_codes = np.array([keep_tag(tag) for tag in tags], dtype=bool)
-                present, first_rows = np.unique(codes, return_index=True)
-                for code, first in zip(present.tolist(), (record[first_rows] + base).tolist(), strict=True):
-                    if first < first_fast.get(tags[code], math.inf):
-                        first_fast[tags[code]] = first
-                kept = keep_codes[codes]
-                record, slot, codes = record[kept], slot[kept], codes[kept]
-                renumber = np.array([numbers.setdefault(tag, len(numbers)) for tag in tags], dtype=np.int64)
-                step, wall, value = step_w_v(kept)
-                chosen = keep_step(step)
-                fast.append(
-                    (
-                        record[chosen] + base,
-                        slot[chosen],
-                        renumber[codes[chosen]],
-                        step[chosen],
-                        wall[chosen],
-                        value[chosen],
-                    )
+    scalar_tags: set[str] = set()  # the protobuf rule's state, across pieces
+    seen_tags: set[str] = set()
+    for piece in _walk(files, on_corrupt, storage_options):
+        for tags, codes, record, slot, values in piece.rows:
+            keep_codes = np.array([keep_tag(tag) for tag in tags], dtype=bool)
+            kept = keep_codes[codes]
+            record, slot, codes = record[kept], slot[kept], codes[kept]
+            renumber = np.array([numbers.setdefault(tag, len(numbers)) for tag in tags], dtype=np.int64)
+            step, wall, value = values(kept)
+            chosen = keep_step(step)
+            parts.append(
+                (
+                    record[chosen],
+                    slot[chosen],
+                    renumber[codes[chosen]],
+                    step[chosen],
+                    wall[chosen],
+                    value[chosen],
                 )
-            starts, lengths = records
-            for index in rest.tolist():
-                start = int(starts[index])
-                slow.append(
-                    (base + index, buf[start : start + int(lengths[index])], file, first_index + index)
-                )
-            base += len(starts)
-    parts = fast + [_parse_slow(slow, first_fast, numbers, on_corrupt, keep_tag, keep_step, scalar_of)]
+            )
+        if piece.events:
+            state = (piece.first_fast, numbers, scalar_tags, seen_tags)
+            parts.append(_protobuf_rows(piece.events, state, on_corrupt, keep_tag, keep_step, scalar_of))
+    if not parts:
+        return RunScalars([], *(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float64, np.float64)))
     record = np.concatenate([p[0] for p in parts])
     slot = np.concatenate([p[1] for p in parts])
     columns = [np.concatenate([p[k] for p in parts]) for k in range(2, 6)]
@@ -346,31 +394,23 @@ def _parse_template(payload: bytes) -> _Template | None:
     return _Template(fixed, fixed_bytes, step, tags, floats, np.flatnonzero(~is_fixed).tolist())
 
 
-def _parse_slow(
-    slow: list[tuple[int, bytes, str, int]],
-    first_fast: dict[str, int],
-    numbers: dict[str, int],
+def _protobuf_rows(
+    events: list[tuple[int, Any, str]],
+    state: tuple[dict[str, int], dict[str, int], set[str], set[str]],
     on_corrupt: OnCorrupt,
     keep_tag: Callable[[str], bool],
     keep_step: Callable[[np.ndarray], np.ndarray],
     scalar_of: Callable[[Any, set[str], set[str]], float | None],
 ) -> tuple[np.ndarray, ...]:
-    """Rows of the records no template matched, parsed with protobuf, in record order."""
+    """Rows of the events no template matched, by the protobuf rule, in record order."""
+    first_fast, numbers, scalar_tags, seen_tags = state
     records: list[int] = []
     slots: list[int] = []
     tags: list[int] = []
     steps: list[int] = []
     walls: list[float] = []
     values: list[float] = []
-    scalar_tags: set[str] = set()
-    seen_tags: set[str] = set()
-    for record, payload, file, index in slow:
-        try:
-            event = event_pb2.Event.FromString(payload)
-        except (DecodeError, ValueError, RecursionError) as error:
-            message = f"{file}: record {index} ({len(payload)} bytes) is not an Event ({error}); skipped"
-            report_corrupt(on_corrupt, message)
-            continue
+    for record, event, file in events:
         if event.WhichOneof("what") != "summary":
             continue
         for slot, value in enumerate(event.summary.value):

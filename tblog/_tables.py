@@ -199,7 +199,6 @@ def _concat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
 
 def _values(
     run_files: dict[str, list[str]],
-    events: Callable[..., Iterator[Any]],
     runs: Any,
     tags: Any,
     steps: Any,
@@ -213,15 +212,18 @@ def _values(
         if not keep_run(run):
             continue
         plugins: dict[str, str] = {}
-        for file in files:
-            for event in events(file, on_corrupt=on_corrupt, storage_options=storage_options):
-                if event.WhichOneof("what") != "summary":
-                    continue
-                step_kept = bool(keep_step(np.array([event.step]))[0])
-                for value in event.summary.value:
-                    plugin = plugins.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
-                    if step_kept and keep_tag(value.tag):
-                        yield run, event.step, event.wall_time, value, plugin
+        # Plain simple_value events hold none of these tables' values: only their tags count,
+        # as tags whose first metadata is empty.
+        for event, plain_tags in _scalar_scan.other_events(files, on_corrupt, storage_options):
+            for tag in plain_tags:
+                plugins.setdefault(tag, "")
+            if event.WhichOneof("what") != "summary":
+                continue
+            step_kept = bool(keep_step(np.array([event.step]))[0])
+            for value in event.summary.value:
+                plugin = plugins.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+                if step_kept and keep_tag(value.tag):
+                    yield run, event.step, event.wall_time, value, plugin
 
 
 def _rows_of(
@@ -248,8 +250,8 @@ def _key_columns(rows: list[tuple[str, str, int, float, Any]]) -> Columns:
     }
 
 
-def histograms(run_files: dict[str, list[str]], events: Callable[..., Iterator[Any]], **kw: Any) -> Columns:
-    rows = list(_rows_of(_values(run_files, events, **kw), decode.histogram, kw["on_corrupt"]))
+def histograms(run_files: dict[str, list[str]], **kw: Any) -> Columns:
+    rows = list(_rows_of(_values(run_files, **kw), decode.histogram, kw["on_corrupt"]))
     columns = _key_columns(rows)
     for name in ("min", "max", "num", "sum", "sum_squares"):
         columns[name] = np.array([getattr(r[4], name) for r in rows], dtype=np.float64)
@@ -258,15 +260,15 @@ def histograms(run_files: dict[str, list[str]], events: Callable[..., Iterator[A
     return columns
 
 
-def texts(run_files: dict[str, list[str]], events: Callable[..., Iterator[Any]], **kw: Any) -> Columns:
-    rows = list(_rows_of(_values(run_files, events, **kw), decode.text, kw["on_corrupt"]))
+def texts(run_files: dict[str, list[str]], **kw: Any) -> Columns:
+    rows = list(_rows_of(_values(run_files, **kw), decode.text, kw["on_corrupt"]))
     columns = _key_columns(rows)
     columns["text"] = objects([r[4] for r in rows])
     return columns
 
 
-def images(run_files: dict[str, list[str]], events: Callable[..., Iterator[Any]], **kw: Any) -> Columns:
-    rows = list(_rows_of(_values(run_files, events, **kw), decode.images, kw["on_corrupt"]))
+def images(run_files: dict[str, list[str]], **kw: Any) -> Columns:
+    rows = list(_rows_of(_values(run_files, **kw), decode.images, kw["on_corrupt"]))
     columns = _key_columns(rows)
     columns["index"] = np.array([r[4].number for r in rows], dtype=np.int64)
     columns["width"] = np.array([r[4].width for r in rows], dtype=np.int64)
@@ -311,47 +313,41 @@ def decode_image(row_or_bytes: Any) -> np.ndarray:
 
 def hparams(
     run_files: dict[str, list[str]],
-    events: Callable[..., Iterator[Any]],
     runs: Any,
     on_corrupt: OnCorrupt,
     storage_options: dict[str, Any] | None,
+    scalar_of: Callable[[Any, set[str], set[str]], float | None],
 ) -> Columns:
     keep_run = name_filter(runs, "runs")
     sessions: dict[str, dict[str, Any]] = {}  # run -> its first session_start_info's hparams
     metrics: dict[tuple[str, str], None] = {}  # (group, tag) declared by any experiment
     last: dict[str, dict[str, float]] = {}  # run -> tag -> last scalar value
+    keep_all, every_step = name_filter(None, "tags"), step_filter(None)
     for run, files in run_files.items():
-        scalar_tags: set[str] = set()
-        seen_tags: set[str] = set()
-        latest = last.setdefault(run, {})
-        from tblog.read import _scalar_of
-
-        for file in files:
-            for event in events(file, on_corrupt=on_corrupt, storage_options=storage_options):
-                if event.WhichOneof("what") != "summary":
+        found = _scalar_scan.read_run(files, on_corrupt, keep_all, every_step, scalar_of, storage_options)
+        # the last row of each tag: dict keeps the last assignment
+        last[run] = dict(zip((found.tags[c] for c in found.tag.tolist()), found.value.tolist(), strict=True))
+        for event, _ in _scalar_scan.other_events(files, on_corrupt, storage_options):
+            if event.WhichOneof("what") != "summary":
+                continue
+            for value in event.summary.value:
+                if value.tag not in (decode.EXPERIMENT_TAG, decode.SESSION_START_TAG):
                     continue
-                for value in event.summary.value:
-                    try:
-                        number = _scalar_of(value, scalar_tags, seen_tags)
-                        if number is not None:
-                            latest[value.tag] = number
-                            continue
-                        content = decode.hparams_content(value)
-                    except Exception as error:  # protobuf's DecodeError, a tensor of a wrong shape
-                        report_corrupt(on_corrupt, f"run {run!r}, tag {value.tag!r}: {error}")
-                        continue
-                    if content is None:
-                        continue
-                    if value.tag == decode.EXPERIMENT_TAG and content.HasField("experiment"):
-                        for info in content.experiment.metric_infos:
-                            metrics.setdefault((info.name.group, info.name.tag), None)
-                    elif (
-                        value.tag == decode.SESSION_START_TAG
-                        and content.HasField("session_start_info")
-                        and run not in sessions  # TensorBoard shows the first
-                    ):
-                        info = content.session_start_info.hparams
-                        sessions[run] = {name: decode.struct_value(info[name]) for name in info}
+                try:
+                    content = decode.hparams_content(value)
+                except Exception as error:  # protobuf's DecodeError
+                    report_corrupt(on_corrupt, f"run {run!r}, tag {value.tag!r}: {error}")
+                    continue
+                if content is None:
+                    continue
+                if value.tag == decode.EXPERIMENT_TAG and content.HasField("experiment"):
+                    for info in content.experiment.metric_infos:
+                        metrics.setdefault((info.name.group, info.name.tag), None)
+                elif (
+                    content.HasField("session_start_info") and run not in sessions
+                ):  # TensorBoard shows the first
+                    info = content.session_start_info.hparams
+                    sessions[run] = {name: decode.struct_value(info[name]) for name in info}
     chosen = [run for run in sessions if keep_run(run)]
     if not metrics:  # no experiment names them: every scalar tag of the session runs
         for run in chosen:

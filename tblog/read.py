@@ -251,10 +251,10 @@ def hparams(
     _check(dataframe, on_corrupt)
     columns = _tables.hparams(
         _list_runs(logdir, storage_options=storage_options),
-        events,
         runs=runs,
         on_corrupt=on_corrupt,
         storage_options=storage_options,
+        scalar_of=_scalar_of,
     )
     return _tables.finish(columns, dataframe, "hparams")
 
@@ -281,7 +281,6 @@ def _protobuf_table(
     _check(dataframe, on_corrupt)
     columns = getattr(_tables, what)(
         _list_runs(logdir, storage_options=storage_options),
-        events,
         runs=runs,
         tags=tags,
         steps=steps,

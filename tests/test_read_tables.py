@@ -533,3 +533,20 @@ def test_step_varints_of_every_length(tmp_path: Path) -> None:
     ] * 50
     (tmp_path / "events.out.tfevents.1.a").write_bytes(b"".join(records))
     assert read.scalars(tmp_path, dataframe=False)["step"].tolist() == steps * 50
+
+
+def test_first_metadata_of_a_tag_decides_its_table(tmp_path: Path) -> None:
+    """A tag first logged as a plain scalar is no text later (TensorBoard keeps its first metadata)."""
+
+    def text_value(tag: str) -> Any:
+        value = summary_pb2.Summary.Value(tag=tag)
+        value.metadata.plugin_data.plugin_name = "text"
+        value.tensor.dtype = 7
+        value.tensor.string_val.append(b"words")
+        return value
+
+    records = [_event(1.0, s, [summary_pb2.Summary.Value(tag="t", simple_value=s)]) for s in range(100)]
+    records += [_event(2.0, 5, [text_value("t")]), _event(2.0, 6, [text_value("u")])]
+    (tmp_path / "events.out.tfevents.1.a").write_bytes(b"".join(frame(r) for r in records))
+    assert _rows(read.texts(tmp_path, dataframe=False), "tag", "step", "text") == [("u", 6, "words")]
+    assert read.scalars(tmp_path, tags="u", dataframe=False)["step"].tolist() == []
