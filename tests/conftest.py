@@ -9,6 +9,10 @@ Markers (registered in pyproject.toml, enforced with --strict-markers):
   ``pytest.importorskip`` it), never unguarded at module top: the module must still be
   collectable where tensorboard is not installed.
 * ``slow``        — takes more than a few seconds; still runs in ``tests/run.sh``.
+* ``browser``     — drives headless Chromium (Debian's ``chromium``, through Playwright) against a
+  real tensorboard server (tests/test_browser.py). Only the main job of tests/run.sh runs these
+  (it installs Chromium); the other jobs deselect them with ``-m "not browser"``. Where
+  Chromium is missing they skip, except under TBLOG_NO_IMPORT_SKIPS=1, where they fail.
 
 A test module that needs an optional package imports it with ``pytest.importorskip`` (so the
 core runs, which lack it, can still collect the module). In the main job of tests/run.sh,
@@ -17,10 +21,11 @@ where everything is installed, such a skip fails the run (TBLOG_NO_IMPORT_SKIPS=
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,27 +142,22 @@ def event_accumulator() -> Callable[[str | os.PathLike[str]], Any]:
     return load
 
 
-@pytest.fixture
-def tensorboard_server() -> Any:
-    """Start real ``tensorboard`` servers on 127.0.0.1; ``get = tensorboard_server(logdir)``.
+class TensorBoardServer:
+    """A real ``tensorboard`` process on 127.0.0.1; ``server(path)`` is the body of a GET there.
 
-    ``get(path)`` returns the decoded JSON (or bytes) of an HTTP GET on the server, e.g.
-    ``get("/data/plugin/scalars/tags")``. Every server is stopped at the end of the test.
+    ``server.url`` is its base address, for a browser. ``server(path)`` returns the decoded JSON
+    (or bytes) of an HTTP GET, e.g. ``server("/data/plugin/scalars/tags")``.
     """
-    import json
-    import socket
-    import subprocess
-    import time
-    import urllib.error
-    import urllib.request
 
-    servers: list[subprocess.Popen[bytes]] = []
+    def __init__(self, logdir: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> None:
+        import socket
+        import subprocess
 
-    def start(logdir: str | os.PathLike[str]) -> Callable[[str], Any]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        proc = subprocess.Popen(
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -171,37 +171,80 @@ def tensorboard_server() -> Any:
                 "--load_fast",
                 "false",
             ],
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        servers.append(proc)
-        base = f"http://127.0.0.1:{port}"
 
-        def get(path: str) -> Any:
-            with urllib.request.urlopen(base + path, timeout=30) as response:
-                body = response.read()
-                if "json" in response.headers.get("Content-Type", ""):
-                    return json.loads(body)
-                return body
+    def __call__(self, path: str) -> Any:
+        import json
+        import urllib.request
 
-        deadline = time.monotonic() + 60
-        while True:  # up, and done with its first load of the logdir
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            body = response.read()
+            if "json" in response.headers.get("Content-Type", ""):
+                return json.loads(body)
+            return body
+
+    def wait_until_loaded(self, timeout: float = 60) -> None:
+        """Wait until it serves and is done with its first load of the logdir."""
+        import time
+        import urllib.error
+
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                if get("/data/runs"):
-                    return get
+                if self("/data/runs"):
+                    return
             except (urllib.error.URLError, ConnectionError):
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tensorboard did not start on {base} (exit {proc.poll()})")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"tensorboard did not start on {self.url} (exit {self.process.poll()})")
             time.sleep(0.25)
 
-    yield start
-    for proc in servers:
-        proc.terminate()
+    def stop(self) -> None:
+        import subprocess
+
+        self.process.terminate()
         try:
-            proc.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def tensorboard_servers() -> Iterator[Callable[..., TensorBoardServer]]:
+    """``start(logdir, cwd=None)`` starts a loaded :class:`TensorBoardServer`; all stop on exit.
+
+    The ``tensorboard_server`` fixture, for tests that want a server of a wider scope.
+    """
+    servers: list[TensorBoardServer] = []
+
+    def start(logdir: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> TensorBoardServer:
+        server = TensorBoardServer(logdir, cwd)
+        servers.append(server)
+        server.wait_until_loaded()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def tensorboard_server() -> Iterator[Callable[..., TensorBoardServer]]:
+    """Start real ``tensorboard`` servers on 127.0.0.1; ``get = tensorboard_server(logdir)``.
+
+    ``get(path)`` returns the decoded JSON (or bytes) of an HTTP GET on the server, e.g.
+    ``get("/data/plugin/scalars/tags")``; ``get.url`` is its address. Every server is stopped
+    at the end of the test.
+    """
+    with tensorboard_servers() as start:
+        yield start
 
 
 class TensorBoardPlugin:
