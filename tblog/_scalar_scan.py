@@ -67,12 +67,11 @@ def _walk(
     for file in files:
         for buf, records, first_index, offset in _pieces(file, on_corrupt, storage_options):
             rows, rest = _decode(buf, records, file, on_corrupt, offset)
-            for tags, codes, record, _, _ in rows:
-                present, first_rows = np.unique(codes, return_index=True)
-                for code, first in zip(present.tolist(), (record[first_rows] + base).tolist(), strict=True):
-                    if first < first_fast.get(tags[code], math.inf):
-                        first_fast[tags[code]] = first
-            rows = [(tags, codes, record + base, slot, values) for tags, codes, record, slot, values in rows]
+            for found in rows:
+                for tag, first in zip(found.tags, (found.record[found.firsts] + base).tolist(), strict=True):
+                    if first < first_fast.get(tag, math.inf):
+                        first_fast[tag] = first
+            rows = [found._replace(record=found.record + base) for found in rows]
             starts, lengths = records
             events = []
             for index in rest.tolist():
@@ -127,7 +126,7 @@ def read_run(
     scalar_tags: set[str] = set()  # the protobuf rule's state, across pieces
     seen_tags: set[str] = set()
     for piece in _walk(files, on_corrupt, storage_options):
-        for tags, codes, record, slot, values in piece.rows:
+        for tags, codes, _, record, slot, values in piece.rows:
             keep_codes = np.array([keep_tag(tag) for tag in tags], dtype=bool)
             kept = keep_codes[codes]
             record, slot, codes = record[kept], slot[kept], codes[kept]
@@ -191,7 +190,15 @@ def _pieces(
             offset += split.end
 
 
-_Rows = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, ...]]]
+class _Rows(NamedTuple):
+    """One value slot of a template, over the records it matched."""
+
+    tags: list[str]  # the distinct tags
+    codes: np.ndarray  # each row's index into ``tags``
+    firsts: np.ndarray  # the row where each tag first appears
+    record: np.ndarray  # each row's record number
+    slot: np.ndarray  # the slot (index of the value in its event)
+    values: Callable[[np.ndarray], tuple[np.ndarray, ...]]  # kept rows -> step, wall_time, value
 
 
 def _decode(
@@ -270,7 +277,7 @@ def _rows(matrix: np.ndarray, record: np.ndarray, template: _Template) -> list[_
     for slot, ((tag_start, tag_length), float_at) in enumerate(
         zip(template.tags, template.floats, strict=True)
     ):
-        tags, codes = _unique_tags(matrix[:, tag_start : tag_start + tag_length])
+        tags, codes, firsts = _unique_tags(matrix[:, tag_start : tag_start + tag_length])
         if tags is None:
             return None
 
@@ -284,37 +291,42 @@ def _rows(matrix: np.ndarray, record: np.ndarray, template: _Template) -> list[_
             value = np.ascontiguousarray(chosen[:, float_at : float_at + 4]).view("<f4").ravel()
             return step, wall, value.astype(np.float64)
 
-        out.append((tags, codes, record, np.full(len(record), slot, dtype=np.int64), values))
+        out.append(_Rows(tags, codes, firsts, record, np.full(len(record), slot, dtype=np.int64), values))
     return out
 
 
-def _unique_tags(matrix: np.ndarray) -> tuple[list[str] | None, np.ndarray]:
-    """The distinct rows of ``matrix`` (tag bytes) as text, and each row's index into them."""
+def _unique_tags(matrix: np.ndarray) -> tuple[list[str] | None, np.ndarray, np.ndarray]:
+    """The distinct rows of ``matrix`` (tag bytes) as text, each row's index into them, and
+    the first row of each."""
     count, length = matrix.shape
     if length == 0:
-        return [""], np.zeros(count, dtype=np.int64)
+        return [""], np.zeros(count, dtype=np.int64), np.zeros(1, dtype=np.int64)
     words = -(-length // 8)
     padded = np.zeros((count, 8 * words), dtype=np.uint8)
     padded[:, :length] = matrix
     keys = padded.view("<u8")
     codes = np.full(count, -1, dtype=np.int64)
     found: list[np.ndarray] = []
+    firsts: list[int] = []
     left = np.arange(count)
     # Few tags share a record length: compare with one representative at a time.
     while len(left) and len(found) < _FEW_TAGS:
         same = (keys[left] == keys[left[0]]).all(axis=1)
         codes[left[same]] = len(found)
         found.append(padded[left[0], :length])
+        firsts.append(int(left[0]))
         left = left[~same]
     if len(left):
         rest = np.ascontiguousarray(padded[left]).view(np.dtype((np.void, 8 * words))).ravel()
-        unique_rest, inverse = np.unique(rest, return_inverse=True)
+        unique_rest, first_rest, inverse = np.unique(rest, return_index=True, return_inverse=True)
         codes[left] = len(found) + inverse.reshape(-1)
         found.extend(unique_rest.view(np.uint8).reshape(-1, 8 * words)[:, :length])
+        firsts.extend(left[first_rest].tolist())
     try:
-        return [row.tobytes().decode("utf-8") for row in found], codes
+        names = [row.tobytes().decode("utf-8") for row in found]
     except UnicodeDecodeError:
-        return None, codes
+        return None, codes, np.zeros(0, dtype=np.int64)
+    return names, codes, np.array(firsts, dtype=np.int64)
 
 
 def _varints(columns: np.ndarray) -> np.ndarray:
