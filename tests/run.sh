@@ -6,14 +6,15 @@
 #
 # Jobs (all by default, in this order):
 #   main   Python 3.11, `pip install -e '.[dev,torch,jax,keras]' torch==2.13.0`, newest protobuf:
-#          ruff check, ruff format --check, mypy, every test.
-#   py310  Python 3.10 (oldest supported), `.[test]`: tests not marked `framework`.
-#   py313  Python 3.13 (newest supported), `.[test]`: tests not marked `framework`.
+#          ruff check, ruff format --check, mypy, every test. Installs Debian's chromium (as
+#          root, with apt-get) if /usr/bin/chromium is missing, for the `browser` tests.
+#   py310  Python 3.10 (oldest supported), `.[test]`: tests not marked `framework` or `browser`.
+#   py313  Python 3.13 (newest supported), `.[test]`: tests not marked `framework` or `browser`.
 #   tf     Python 3.11 with tensorflow-cpu: the tests marked `tensorflow` (Keras's own
 #          TensorBoard callback as the reference for tblog's).
 #   minpb  Python 3.10 with the oldest protobuf that pyproject allows (`protobuf>=X` read from
 #          pyproject.toml) and the test extra without tensorboard/tensorboardX (they need
-#          protobuf>=6.31): tests marked neither `framework` nor `tensorboard`.
+#          protobuf>=6.31): tests marked none of `framework`, `tensorboard`, `browser`.
 #
 # Pythons come from pyenv ($PYENV_ROOT, default ~/.pyenv) or from python3.X on PATH.
 # A missing Python fails the job under CI=true; elsewhere the job is skipped, loudly.
@@ -144,6 +145,23 @@ EOF
 
 # ---------------------------------------------------------------------------- jobs
 
+# Debian's Chromium for tests/test_browser.py (Playwright drives it and downloads no browser).
+need_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    /usr/bin/chromium --version
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "ERROR: the browser tests need Debian's chromium at /usr/bin/chromium;" \
+      "install it as root: apt-get install -y --no-install-recommends chromium fonts-liberation" >&2
+    return 1
+  fi
+  apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      chromium fonts-liberation &&
+    /usr/bin/chromium --version
+}
+
 job_main() {
   need_python main 3.11 || return
   # torch==2.13.0 is the local CPU wheel (an unpinned torch pulls GBs of CUDA packages).
@@ -152,6 +170,7 @@ job_main() {
   step ruff-check 300 "$bin/ruff" check .
   step ruff-format 300 "$bin/ruff" format --check .
   step mypy 600 "$bin/mypy" tblog adapters
+  step main-chromium 900 need_chromium # if it fails, the browser tests fail (they do not skip)
   # Everything optional is installed here: a test skipped for a missing import fails.
   export TBLOG_NO_IMPORT_SKIPS=1
   # The pinned protobuf compiler for tests/test_proto.py's freshness checks (its version is
@@ -178,7 +197,7 @@ job_core() { # job_core JOB 3.X
   local job=$1
   need_python "$job" "$2" || return
   step "$job-install" 900 make_venv "$job" "$PY" -e '.[test]' || return
-  pytest_job "$job-pytest" "$job" 1200 -m 'not framework'
+  pytest_job "$job-pytest" "$job" 1200 -m 'not framework and not browser'
 }
 
 job_minpb() {
@@ -198,7 +217,7 @@ sys.exit(V(sys.argv[1]) != V(sys.argv[2]))' "$have" "$floor"; then
     return
   fi
   banner "minpb: protobuf $have (the floor in pyproject.toml)"
-  pytest_job minpb-pytest minpb 1200 -m 'not framework and not tensorboard'
+  pytest_job minpb-pytest minpb 1200 -m 'not framework and not tensorboard and not browser'
 }
 
 # A Python with tomllib, for reading pyproject.toml.
