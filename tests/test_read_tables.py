@@ -128,7 +128,7 @@ def _check_all_kinds(logdir: Path, run: str) -> None:
 
 @pytest.mark.tensorboard
 def test_every_table_of_tblog_and_tensorboardx_files(tmp_path: Path) -> None:
-    """Scalars, histograms, texts and images read back exactly what tblog and tensorboardX wrote."""
+    """Scalars, histograms, texts, images and hparams read back exactly what tblog and tensorboardX wrote."""
     import tensorboardX
 
     with tblog.SummaryWriter(tmp_path / "tblog") as writer:
@@ -138,6 +138,13 @@ def test_every_table_of_tblog_and_tensorboardx_files(tmp_path: Path) -> None:
     tbx.close()
     _check_all_kinds(tmp_path, "tblog")
     _check_all_kinds(tmp_path, "tbx")
+    tbx = tensorboardX.SummaryWriter(os.fspath(tmp_path / "tbx_hparams"))
+    tbx.add_hparams({"lr": 0.1, "opt": "sgd", "deep": True}, {"hp/score": 0.5}, name="trial")
+    tbx.close()
+    hparams = read.hparams(tmp_path, dataframe=False)
+    assert hparams["run"].tolist() == ["tbx_hparams/trial"]
+    assert hparams["lr"].tolist() == [0.1] and hparams["opt"].tolist() == ["sgd"]
+    assert hparams["deep"].tolist() == [True] and hparams["hp/score"].tolist() == [0.5]
 
 
 @pytest.mark.framework
