@@ -128,21 +128,13 @@ def read_run(
     for piece in _walk(files, on_corrupt, storage_options):
         for tags, codes, _, record, slot, values in piece.rows:
             keep_codes = np.array([keep_tag(tag) for tag in tags], dtype=bool)
-            kept = keep_codes[codes]
-            record, slot, codes = record[kept], slot[kept], codes[kept]
+            kept = None if keep_codes.all() else keep_codes[codes]  # None: every row (no copies)
+            if kept is not None:
+                record, slot, codes = record[kept], slot[kept], codes[kept]
             renumber = np.array([numbers.setdefault(tag, len(numbers)) for tag in tags], dtype=np.int64)
-            step, wall, value = values(kept)
-            chosen = keep_step(step)
-            parts.append(
-                (
-                    record[chosen],
-                    slot[chosen],
-                    renumber[codes[chosen]],
-                    step[chosen],
-                    wall[chosen],
-                    value[chosen],
-                )
-            )
+            columns = [record, slot, renumber[codes], *values(kept)]
+            chosen = keep_step(columns[3])
+            parts.append(tuple(columns) if chosen.all() else tuple(column[chosen] for column in columns))
         if piece.events:
             state = (piece.first_fast, numbers, scalar_tags, seen_tags)
             parts.append(_protobuf_rows(piece.events, state, on_corrupt, keep_tag, keep_step, scalar_of))
@@ -198,7 +190,9 @@ class _Rows(NamedTuple):
     firsts: np.ndarray  # the row where each tag first appears
     record: np.ndarray  # each row's record number
     slot: np.ndarray  # the slot (index of the value in its event)
-    values: Callable[[np.ndarray], tuple[np.ndarray, ...]]  # kept rows -> step, wall_time, value
+    values: Callable[
+        [np.ndarray | None], tuple[np.ndarray, ...]
+    ]  # kept rows (None: all) -> step, wall, value
 
 
 def _decode(
@@ -281,8 +275,8 @@ def _rows(matrix: np.ndarray, record: np.ndarray, template: _Template) -> list[_
         if tags is None:
             return None
 
-        def values(kept: np.ndarray, float_at: int = float_at) -> tuple[np.ndarray, ...]:
-            chosen = matrix[kept]
+        def values(kept: np.ndarray | None, float_at: int = float_at) -> tuple[np.ndarray, ...]:
+            chosen = matrix if kept is None else matrix[kept]
             if template.step is None:
                 step = np.zeros(len(chosen), dtype=np.int64)
             else:
