@@ -433,6 +433,49 @@ def test_export_shows_progress_only_when_asked(logdir: Path, tmp_path: Path) -> 
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
+def test_inspect_export_and_tail_take_fsspec_urls(logdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A memory:// copy of the log directory gives the same report and rows as the local one
+    (in-process: fsspec's memory file system lives in one process)."""
+    import fsspec
+
+    from tblog.cli import main
+
+    fs = fsspec.filesystem("memory")
+    for path in logdir.rglob("events.out.tfevents.*"):
+        fs.pipe(f"/cli-test/{path.relative_to(logdir).as_posix()}", path.read_bytes())
+    try:
+        assert main(["inspect", "--json", "memory://cli-test"]) == 0
+        remote = json.loads(capsys.readouterr().out)
+        local = json.loads(ok("inspect", "--json", str(logdir)).stdout)
+        for run in local["runs"].values():
+            for f in run["files"]:
+                f.pop("path")
+        for run in remote["runs"].values():
+            for f in run["files"]:
+                assert f.pop("path").startswith("memory://cli-test/")
+        assert remote["runs"] == local["runs"]
+        assert main(["export", "memory://cli-test", "--format", "jsonl", "--tag", "train/*"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert same(
+            sorted((r["run"], r["tag"], r["step"], r["value"]) for r in rows),
+            expected_rows(tags=lambda t: t.startswith("train/")),
+        )
+        assert (
+            main(["tail", "memory://cli-test", "--once", "-n", "1", "--run", "exp1", "--tag", "val/*"]) == 0
+        )
+        assert capsys.readouterr().out.split()[1:] == [
+            "exp1",
+            "val/loss",
+            "step",
+            "40",
+            f"{f32(1.5 / 41):.6g}",
+        ]
+        assert main(["inspect", "memory://no-such-dir"]) == 1
+        assert "no event file or directory at 'memory://no-such-dir'" in capsys.readouterr().err
+    finally:
+        fs.rm("/cli-test", recursive=True)
+
+
 # --------------------------------------------------------------------------- tail
 
 
