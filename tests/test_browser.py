@@ -125,6 +125,7 @@ def server(demo_logdir: Path) -> Iterator[TensorBoardServer]:
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
+    """Headless Chromium, shared by the module's tests (each gets its own context)."""
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_FLAGS, timeout=TIMEOUT_MS
@@ -135,6 +136,7 @@ def browser(chromium: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's screenshots go (and stay, for a look after a failure)."""
     return tmp_path_factory.mktemp("screenshots")
 
 
