@@ -196,9 +196,9 @@ def report(summary: dict, machine: dict, config: dict) -> str:
         f"median of {config['repeats']} (reading call only, imports excluded). "
         "Every result checked: row count and the sums of steps and values.",
         "",
-        "| data written by | reader | status | seconds | rows/s | MB/s | × raw read | vs tblog "
+        "| data written by | reader | status | seconds | best s | rows/s | MB/s | × raw read | vs tblog "
         "| peak RSS MiB |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for dataset, cells in summary.items():
         raw = cells.get("raw", {}).get("seconds")
@@ -208,12 +208,12 @@ def report(summary: dict, machine: dict, config: dict) -> str:
             if cell is None:
                 continue
             if cell["status"] != "ok":
-                lines.append(f"| {dataset} | {LABELS[reader]} | {cell['status']} | | | | | | |")
+                lines.append(f"| {dataset} | {LABELS[reader]} | {cell['status']} | | | | | | | |")
                 continue
             seconds = cell["seconds"]
             megabytes = cell["bytes"] / 1e6 / seconds
             lines.append(
-                f"| {dataset} | {LABELS[reader]} | ok | {seconds:.3f} | "
+                f"| {dataset} | {LABELS[reader]} | ok | {seconds:.3f} | {min(cell['runs_s']):.3f} | "
                 f"{config['n'] / seconds:,.0f} | {megabytes:,.0f} | "
                 f"{seconds / raw:.1f}× | {'—' if reader == 'raw' else f'{seconds / ours:.2f}×'} | "
                 f"{cell.get('rss_peak_mib', 0):.0f} |"
@@ -228,6 +228,7 @@ def report(summary: dict, machine: dict, config: dict) -> str:
         lines += ["", "## Failures", "", *failures]
     lines += [
         "",
+        "seconds: median; best s: the fastest repeat (on a shared machine the least disturbed). "
         "× raw read: seconds / the raw read's seconds on the same files. vs tblog: seconds / "
         "tblog.read.scalars (DataFrame)'s (higher = slower than tblog).",
         "",

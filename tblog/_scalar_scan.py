@@ -31,7 +31,7 @@ _PIECE = 64 << 20  # bytes read at once; a larger record makes the piece grow to
 _MAX_TEMPLATES = 16  # templates tried per record length before the rest go to protobuf
 _MAX_VALUES = 4096  # values per event handled by a template
 _MAX_LENGTH = 1 << 16  # longer records always go to protobuf
-_FEW_TAGS = 16
+_SAMPLE = 1024  # rows sampled for the tags of a template slot
 
 
 class RunScalars(NamedTuple):
@@ -299,28 +299,39 @@ def _unique_tags(matrix: np.ndarray) -> tuple[list[str] | None, np.ndarray, np.n
     padded = np.zeros((count, 8 * words), dtype=np.uint8)
     padded[:, :length] = matrix
     keys = padded.view("<u8")
-    codes = np.full(count, -1, dtype=np.int64)
-    found: list[np.ndarray] = []
-    firsts: list[int] = []
-    left = np.arange(count)
-    # Few tags share a record length: compare with one representative at a time.
-    while len(left) and len(found) < _FEW_TAGS:
-        same = (keys[left] == keys[left[0]]).all(axis=1)
-        codes[left[same]] = len(found)
-        found.append(padded[left[0], :length])
-        firsts.append(int(left[0]))
-        left = left[~same]
-    if len(left):
-        rest = np.ascontiguousarray(padded[left]).view(np.dtype((np.void, 8 * words))).ravel()
-        unique_rest, first_rest, inverse = np.unique(rest, return_index=True, return_inverse=True)
-        codes[left] = len(found) + inverse.reshape(-1)
+    # One uint64 per row (the tag itself when it fits in 8 bytes), looked up among the keys
+    # of a sample of rows; rows whose tag is not in the sample, or whose key collides, are
+    # grouped exactly by np.unique.
+    hashed = keys[:, 0].copy()
+    for word in range(1, words):
+        hashed *= np.uint64(0x9E3779B97F4A7C15)
+        hashed ^= keys[:, word]
+    sample = np.unique(np.concatenate([np.arange(min(count, _SAMPLE)), np.linspace(0, count - 1, _SAMPLE)]))
+    sample = sample.astype(np.int64)
+    known, where = np.unique(hashed[sample], return_index=True)
+    representatives = sample[where]
+    codes = np.searchsorted(known, hashed)
+    codes[codes == len(known)] = 0
+    hit = known[codes] == hashed
+    if words > 1:
+        hit &= (keys == keys[representatives[codes]]).all(axis=1)
+    found = [padded[row, :length] for row in representatives.tolist()]
+    missed = np.flatnonzero(~hit)
+    if len(missed):
+        rest = np.ascontiguousarray(padded[missed]).view(np.dtype((np.void, 8 * words))).ravel()
+        unique_rest, inverse = np.unique(rest, return_inverse=True)
+        codes[missed] = len(found) + inverse.reshape(-1)
         found.extend(unique_rest.view(np.uint8).reshape(-1, 8 * words)[:, :length])
-        firsts.extend(left[first_rest].tolist())
     try:
         names = [row.tobytes().decode("utf-8") for row in found]
     except UnicodeDecodeError:
         return None, codes, np.zeros(0, dtype=np.int64)
-    return names, codes, np.array(firsts, dtype=np.int64)
+    if len(found) <= 64:
+        firsts = np.array([np.argmax(codes == code) for code in range(len(found))], dtype=np.int64)
+    else:
+        firsts = np.full(len(found), count, dtype=np.int64)
+        np.minimum.at(firsts, codes, np.arange(count))
+    return names, codes, firsts
 
 
 def _varints(columns: np.ndarray) -> np.ndarray:
