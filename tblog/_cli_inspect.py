@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tblog import _decode_values as decode
 from tblog._cli_records import DASHBOARDS, GrowingFile, TagKinds, event_dashboards
 
 PROJECTOR_CONFIG = "projector_config.pbtxt"
@@ -47,6 +48,7 @@ class RunStats:
     dashboards: dict[str, dict[str, TagStats]] = field(default_factory=dict)
     first_wall_time: float | None = None
     last_wall_time: float | None = None
+    hparams: dict[str, Any] | None = None  # the first session_start_info's, as TensorBoard shows
 
     def tag(self, dashboard: str, tag: str) -> TagStats:
         return self.dashboards.setdefault(dashboard, {}).setdefault(tag, TagStats())
@@ -76,6 +78,8 @@ def inspect_run(files: list[str], on_bytes: Callable[[int], None] = lambda n: No
                 dashboard = kinds.dashboard(value)
                 number = kinds.scalar(value) if dashboard == "scalars" else None
                 stats.tag(dashboard, value.tag).add(event.step, number)
+                if value.tag == decode.SESSION_START_TAG and stats.hparams is None:
+                    stats.hparams = _hparams(value)
         stats.files.append(
             FileStats(path, source.size, source.records_read, source.incomplete_bytes, source.corrupt)
         )
@@ -85,6 +89,17 @@ def inspect_run(files: list[str], on_bytes: Callable[[int], None] = lambda n: No
         for name, tags in sorted(stats.dashboards.items(), key=_dashboard_order)
     }
     return stats
+
+
+def _hparams(value: Any) -> dict[str, Any] | None:
+    try:
+        content = decode.hparams_content(value)
+    except Exception:  # protobuf's DecodeError: the tag is listed, its values are not shown
+        return None
+    if content is None or not content.HasField("session_start_info"):
+        return None
+    values = content.session_start_info.hparams
+    return {name: decode.struct_value(values[name]) for name in sorted(values)}
 
 
 def _dashboard_order(item: tuple[str, Any]) -> tuple[int, str]:
@@ -122,6 +137,7 @@ def to_json(logdir: str, runs: dict[str, RunStats], side: dict[str, dict[str, li
             name: {
                 "files": [vars(f) for f in run.files],
                 "wall_time": [run.first_wall_time, run.last_wall_time],
+                "hparams": run.hparams,
                 "dashboards": {
                     dash: {tag: vars(stats) for tag, stats in tags.items()}
                     for dash, tags in run.dashboards.items()
@@ -179,6 +195,11 @@ def to_text(report: dict[str, Any]) -> str:
         width = min(40, max((len(tag) for tags in run["dashboards"].values() for tag in tags), default=0))
         for dashboard, tags in run["dashboards"].items():
             lines.append(f"  {dashboard} ({len(tags)} tag{'s' * (len(tags) != 1)})")
+            if dashboard == "hparams" and run["hparams"]:
+                shown = ", ".join(
+                    f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in run["hparams"].items()
+                )
+                lines.append(f"    values: {shown}")
             for tag, stats in tags.items():
                 stats_ = TagStats(**stats)
                 line = f"    {tag:<{width}}  {stats_.count:>7,} × {_steps(stats_)}"

@@ -102,7 +102,7 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if run == "exp1":
                 writer.add_histogram("weights", np.arange(100.0), 7)
                 writer.add_text("notes", "hello", 3)
-                writer.add_hparams({"lr": 0.1}, {"hparam/score": 0.5})
+                writer.add_hparams({"lr": 0.1, "opt": "adam"}, {"hparam/score": 0.5})
     return root
 
 
@@ -263,6 +263,8 @@ def test_inspect_json_matches_what_was_logged(logdir: Path) -> None:
         "_hparams_/session_start_info",
         "_hparams_/session_end_info",
     }
+    assert report["runs"]["exp1"]["hparams"] == {"lr": 0.1, "opt": "adam"}
+    assert report["runs"]["exp2/seed1"]["hparams"] is None
     totals = report["totals"]
     assert totals["runs"] == 2
     assert totals["files"] == sum(len(r["files"]) for r in report["runs"].values())
@@ -279,6 +281,7 @@ def test_inspect_text_lists_runs_dashboards_and_last_values(logdir: Path) -> Non
         line for line in out.splitlines() if line.strip().startswith("train/loss") and "50 ×" in line
     )
     assert "steps 0..49" in loss_line and f"last {f32(1 / 50):.6g}" in loss_line
+    assert "    values: lr=0.1, opt=adam" in out
     assert "corrupt records: none" in out
 
 
@@ -406,7 +409,7 @@ def test_export_histograms_texts_and_hparams(logdir: Path) -> None:
     assert math.isfinite(float(text.pop("wall_time")))
     assert text == {"run": "exp1", "tag": "notes/text_summary", "step": "3", "text": "hello"}
     (row,) = json.loads(ok("export", str(logdir), "--what", "hparams", "--format", "json").stdout)
-    assert row == {"run": "exp1", "lr": 0.1, "hparam/score": 0.5}
+    assert row == {"run": "exp1", "lr": 0.1, "opt": "adam", "hparam/score": 0.5}
 
 
 def test_export_parquet_without_pyarrow_names_the_extra(logdir: Path, tmp_path: Path) -> None:
