@@ -53,6 +53,7 @@ PER_FILE_ALARM_S = 20  # a hang guard, far above the milliseconds a file takes
 ADDRESS_SPACE_HEADROOM = 1 << 30  # the worker may map at most this much beyond its start
 WORKER_TIMEOUT_S = 600
 POLICIES = ("skip", "warn", "raise")
+TABLES = ("scalars", "histograms", "texts", "images", "hparams")  # tblog.read's table functions
 
 # ---------------------------------------------------------------------------------------------
 # Seeds: real event files, and Events whose tensors claim far more than they hold.
@@ -470,11 +471,12 @@ def check_on_disk(case: Case, policy: str, directory: Path) -> None:
         raise Broken(
             f"tblog.read.events returned {len(events)} events, fewer than the {len(case.prefix)} intact"
         )
-    _collect(_lazy(lambda: read.scalars(directory, dataframe=False, on_corrupt=policy)), policy)  # type: ignore[arg-type]
+    for table in TABLES:  # the bulk scalar scanner and the other tables read the same bytes
+        _collect(_lazy(getattr(read, table), directory, dataframe=False, on_corrupt=policy), policy)
 
 
-def _lazy(function: Callable[[], Any]) -> Iterator[Any]:
-    yield function()
+def _lazy(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+    yield function(*args, **kwargs)
 
 
 def _vm_kib(field: str) -> int:
