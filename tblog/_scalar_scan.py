@@ -232,7 +232,10 @@ def _decode(
             for word in np.flatnonzero(mask).tolist():
                 wrong |= (words[:, word] ^ expected[word]) & mask[word]
             match = wrong == 0
-            matched, matrix = members[match], matrix[match]
+            everyone = bool(match.all())
+            matched = members
+            if not everyone:  # (no copy of the matrix in the common case)
+                matched, matrix = members[match], matrix[match]
             intact = _scan.matrix_crc_ok(matrix, length, template.variable)
             if not intact.all():
                 _scan.report_bad(starts[matched[~intact]], lengths[matched[~intact]], file, on_corrupt, base)
@@ -242,7 +245,7 @@ def _decode(
                 rest.append(matched)  # a tag that is not UTF-8: protobuf reports it
             else:
                 rows.extend(slots)
-            members = members[~match]
+            members = members[:0] if everyone else members[~match]
         rest.append(members)
     fallback = np.sort(np.concatenate(rest))
     intact = _scan.payload_crc_ok(buf, starts[fallback], lengths[fallback])
