@@ -554,6 +554,7 @@ def _failure(number: int, case: Case, policy: str, how: str, error: str) -> dict
 # Tests
 
 
+@pytest.mark.slow
 def test_fuzz_reader_with_damaged_files(tmp_path: Path) -> None:
     """12,000 damaged files in a memory-capped subprocess: no crash, hang or big allocation; intact kept."""
     seed_dir = tmp_path / "seeds"
