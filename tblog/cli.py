@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tblog import __version__
+from tblog import _cli_args as args_
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,49 +49,6 @@ class UsageError(CommandError):
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def _glob(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a glob such as 'train/*', got an empty string")
-    return text
-
-
-def _steps(text: str) -> tuple[int | None, int | None]:
-    """'MIN:MAX', 'MIN:', ':MAX' or 'N' as an inclusive range."""
-    low, sep, high = text.partition(":")
-    try:
-        first = int(low) if low.strip() else None
-        last = (int(high) if high.strip() else None) if sep else first
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected MIN:MAX, MIN:, :MAX or N (integers), got {text!r}"
-        ) from None
-    if first is None and last is None and not sep:
-        raise argparse.ArgumentTypeError(f"expected MIN:MAX, MIN:, :MAX or N (integers), got {text!r}")
-    if first is not None and last is not None and first > last:
-        raise argparse.ArgumentTypeError(f"the step range {text!r} is empty (MIN > MAX)")
-    return first, last
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def matches(name: str, patterns: Sequence[str] | None) -> bool:
@@ -277,40 +235,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    try:
-        size = int(width), int(height)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT in pixels, e.g. 1000x600, got {text!r}"
-        ) from None
-    if not (50 <= size[0] <= 20000 and 50 <= size[1] <= 20000):
-        raise argparse.ArgumentTypeError(f"expected 50 to 20000 pixels per side, got {text!r}")
-    return size
-
-
-def _smoothing(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a smoothing weight in [0, 1), got {text!r}")
-    return value
-
-
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
-
-
-def _plot_output(text: str) -> str:
-    if not text.lower().endswith(_PLOT_SUFFIXES):
-        raise argparse.ArgumentTypeError(
-            f"expected a file name ending in {', '.join(_PLOT_SUFFIXES)}, got {text!r}"
-        )
-    return text
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """Train the demo MLP and log every dashboard to LOGDIR."""
     from tblog import demo
@@ -338,14 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or status messages")
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument(
-        "--run", action="append", type=_glob, metavar="GLOB", help="only runs matching GLOB (repeatable)"
+        "--run", action="append", type=args_.glob, metavar="GLOB", help="only runs matching GLOB (repeatable)"
     )
     tags = argparse.ArgumentParser(add_help=False)
     tags.add_argument(
-        "--tag", action="append", type=_glob, metavar="GLOB", help="only tags matching GLOB (repeatable)"
+        "--tag", action="append", type=args_.glob, metavar="GLOB", help="only tags matching GLOB (repeatable)"
     )
     steps = argparse.ArgumentParser(add_help=False)
-    steps.add_argument("--steps", type=_steps, metavar="MIN:MAX", help="only steps in this inclusive range")
+    steps.add_argument(
+        "--steps", type=args_.steps, metavar="MIN:MAX", help="only steps in this inclusive range"
+    )
 
     def add(name: str, func: Callable[[argparse.Namespace], int], parents: list[Any], help: str) -> Any:
         sub = commands.add_parser(
@@ -387,8 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "-n", "--lines", type=int, default=10, metavar="N", help="existing points to show first (10)"
     )
-    sub.add_argument("--interval", type=_positive, default=1.0, metavar="S", help="seconds between looks (1)")
-    sub.add_argument("--timeout", type=_positive, metavar="S", help="stop following after S seconds")
+    sub.add_argument(
+        "--interval", type=args_.positive, default=1.0, metavar="S", help="seconds between looks (1)"
+    )
+    sub.add_argument("--timeout", type=args_.positive, metavar="S", help="stop following after S seconds")
     sub.add_argument("--once", action="store_true", help="print the last points and exit, do not follow")
     sub.add_argument("--jsonl", action="store_true", help="one JSON object per line")
 
@@ -396,13 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
         "plot", cmd_plot, [runs, steps], "draw scalars to an image: one chart per tag, one line per run"
     )
     sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
-    sub.add_argument("--tag", action="append", type=_glob, required=True, metavar="GLOB", help="tags to plot")
     sub.add_argument(
-        "-o", "--output", type=_plot_output, required=True, metavar="OUT", help="image file (.png …)"
+        "--tag", action="append", type=args_.glob, required=True, metavar="GLOB", help="tags to plot"
     )
-    sub.add_argument("--size", type=_size, default=(1000, 600), metavar="WxH", help="pixels (1000x600)")
     sub.add_argument(
-        "--smoothing", type=_smoothing, default=0.0, metavar="W", help="TensorBoard's smoothing, 0..1"
+        "-o", "--output", type=args_.plot_output, required=True, metavar="OUT", help="image file (.png …)"
+    )
+    sub.add_argument("--size", type=args_.size, default=(1000, 600), metavar="WxH", help="pixels (1000x600)")
+    sub.add_argument(
+        "--smoothing", type=args_.smoothing, default=0.0, metavar="W", help="TensorBoard's smoothing, 0..1"
     )
     sub.add_argument("--title", help="a title above the charts")
 
@@ -413,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "logdir", metavar="LOGDIR", nargs="?", default=DEFAULT_LOGDIR, help=f"({DEFAULT_LOGDIR})"
     )
     sub.add_argument(
-        "--steps", type=_at_least_one, default=Config.steps, help=f"training steps ({Config.steps})"
+        "--steps", type=args_.at_least_one, default=Config.steps, help=f"training steps ({Config.steps})"
     )
     sub.add_argument("--seed", type=int, default=Config.seed, help=f"data and init seed ({Config.seed})")
     return parser
