@@ -293,7 +293,8 @@ def test_inspect_run_filter(logdir: Path) -> None:
 
 def test_inspect_reports_corrupt_records_and_incomplete_tails(logdir: Path, tmp_path: Path) -> None:
     """A flipped payload byte counts as one corrupt record (named, with its byte offset); a half
-    record at the end is an incomplete tail, not corruption; both still exit 0."""
+    record at the end is an incomplete tail, not corruption; both still exit 0, and export
+    warns about the lost record in one line."""
     copy = tmp_path / "logs"
     shutil.copytree(logdir, copy)
     (bad,) = (copy / "exp1").glob("events.out.tfevents.*")
@@ -318,6 +319,9 @@ def test_inspect_reports_corrupt_records_and_incomplete_tails(logdir: Path, tmp_
     text = ok("inspect", str(copy)).stdout
     assert "corrupt records: 1; first: " in text
     assert f"ends with {len(record) // 2} bytes of an incomplete record" in text
+    export = ok("export", str(copy), "--run", "exp1")
+    assert len(export.stdout.splitlines()) == 1 + 50 + 50 + 5 + 1 - 1  # header + points, one lost
+    assert f"tblog export: warning: {bad}: corrupted record at byte {offset}" in export.stderr
 
 
 @pytest.mark.slow
