@@ -31,6 +31,12 @@ def event_file_name(wall_time: float, suffix: str = "") -> str:
     )
 
 
+def _name_path(exc: OSError, path: str) -> None:
+    """Add the file's path to ``exc``: os.write's errors (EFBIG, ENOSPC, EROFS) name no file."""
+    if exc.filename is None:
+        exc.filename = path
+
+
 class EventFile:
     """One event file, created with its ``file_version`` record (and purge marker)."""
 
@@ -51,15 +57,23 @@ class EventFile:
         if self._fd is None:
             raise ValueError(f"event file {self.path} is closed")
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            _name_path(exc, self.path)
+            raise
 
     def write_parts(self, parts: tuple[bytes, ...]) -> None:
         """Append ``parts`` back to back, in one system call where the OS allows."""
         if self._fd is None:
             raise ValueError(f"event file {self.path} is closed")
-        written = os.writev(self._fd, parts) if _HAVE_WRITEV else 0
+        try:
+            written = os.writev(self._fd, parts) if _HAVE_WRITEV else 0
+        except OSError as exc:
+            _name_path(exc, self.path)
+            raise
         if written < sum(len(part) for part in parts):  # partial (or no) writev: finish plainly
             self.write(b"".join(parts)[written:])
 
