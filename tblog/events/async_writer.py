@@ -102,8 +102,8 @@ class AsyncWriter:
 
     def put_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> None:
         """Queue a legacy-layout scalar for the main file (the hot path)."""
-        if not self.ready:
-            self._ensure_ready()
+        if not self.ready and not self._ensure_ready():
+            return
         queue = self.queue
         queue.append((tag, value, step, wall_time))
         if len(queue) >= self._wake_at:
@@ -111,8 +111,8 @@ class AsyncWriter:
 
     def put(self, kind: int, run: str, payload: Any, nbytes: int = 64) -> None:
         """Queue any other item; ``nbytes`` counts against ``max_pending_bytes``."""
-        if not self.ready:
-            self._ensure_ready()
+        if not self.ready and not self._ensure_ready():
+            return
         with self._space:
             # One item larger than the whole budget still goes through, alone.
             while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
@@ -155,7 +155,7 @@ class AsyncWriter:
         self._thread = None
         if self._error is None:
             try:  # a thread that logged while close() ran may have left a few items
-                while self.queue:
+                for _ in range(-(-len(self.queue) // _BATCH_ITEMS)):
                     self._write_batch()
             except Exception as exc:
                 self._fail(exc)
@@ -189,14 +189,21 @@ class AsyncWriter:
             self._waiting_producers -= 1
         self._raise_if_dead()
 
-    def _ensure_ready(self) -> None:
-        """Raise a background error, or (re)open after close(), a failure or a fork."""
+    def _ensure_ready(self) -> bool:
+        """Raise a background error, or (re)open after close(), a failure or a fork.
+
+        False: drop the item. A thread still logging after the at-exit flush closed this writer
+        (a daemon thread) gets no new file: nothing would close it, and Python 3.12 refuses to
+        start threads at shutdown."""
         self._raise_pending_error()
+        if self._thread is None and _exiting and threading.current_thread() is not threading.main_thread():
+            return False
         if self._thread is None or self._dead:
             self._thread = None
             self._close_files()
             self._open()
         self.ready = True
+        return True
 
     def _raise_if_dead(self) -> None:
         thread = self._thread
@@ -240,6 +247,7 @@ class AsyncWriter:
         self._thread = threading.Thread(target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True)
         self._thread.start()
         self.ready = True
+        _flush_at_process_exit()
 
     def _close_files(self) -> None:
         files, self._files = self._files, {}
@@ -269,12 +277,15 @@ class AsyncWriter:
                 self._wake.wait(self._wait_secs())
                 self._wake.clear()
                 self._woken = False  # after clear(): a kick in between is drained below
-                while self.queue:
+                closing = self._closing  # read before the backlog: close() wants all of it
+                # Only the backlog of this wake-up: a producer that keeps the queue full must
+                # not keep the thread from checking its files or from ending on close().
+                for _ in range(-(-len(self.queue) // _BATCH_ITEMS)):
                     self._write_batch()
                 self._check_files()
                 if self._remote:
                     self._commit_files(due_only=True)
-                if self._closing and not self.queue:
+                if closing:
                     break
         except BaseException as exc:
             self._dead = True
@@ -435,14 +446,37 @@ class AsyncWriter:
 _live_writers: weakref.WeakSet[AsyncWriter] = weakref.WeakSet()
 
 _EXIT_TIMEOUT_SECS = 60.0
+_exiting = False  # the process is ending: writers closed by the exit hook stay closed
 
 
 def _close_all_at_exit() -> None:
+    global _exiting
+    _exiting = True
     for writer in list(_live_writers):
         try:
             writer.close(timeout=_EXIT_TIMEOUT_SECS)
         except Exception as exc:  # the interpreter is ending: report, never raise
             print(f"tblog: at exit, {exc}", file=sys.stderr)
+
+
+_exit_hooked_pid: int | None = None
+
+
+def _flush_at_process_exit() -> None:
+    """Flush at the end of a multiprocessing child too.
+
+    Children started with ``fork`` or ``forkserver`` (multiprocessing, torch DataLoader workers)
+    end with ``os._exit``, which skips atexit hooks; multiprocessing runs its own finalizers
+    first, so the flush is registered there, once per process, after the child has started.
+    """
+    global _exit_hooked_pid
+    if _exit_hooked_pid == os.getpid():
+        return
+    _exit_hooked_pid = os.getpid()
+    process = sys.modules.get("multiprocessing.process")
+    util = sys.modules.get("multiprocessing.util")
+    if process is not None and util is not None and process.parent_process() is not None:
+        util.Finalize(None, _close_all_at_exit, exitpriority=0)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
