@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import inspect
 import os
 import sys
 import warnings
@@ -135,24 +136,27 @@ def read_table(
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """Runs, tags per dashboard, step ranges, last scalar values, files, corrupt records."""
+    """List what a log directory holds: its runs, each run's tags per dashboard with their
+    step ranges and counts, the last value of each scalar, hparam values, event files (bytes,
+    incomplete tails), projector and profile files, and any corrupted records."""
     import json
 
-    from tblog import _cli_inspect as inspect
+    from tblog import _cli_inspect
     from tblog._cli_records import file_size
     from tblog._progress import Progress, progress_enabled
 
     runs = find_runs(args.logdir, args.run)
     total = sum(file_size(f) for files in runs.values() for f in files)
     with Progress(total, "reading", unit="B", enabled=progress_enabled(sys.stderr, args.quiet)) as bar:
-        stats = {run: inspect.inspect_run(files, bar.advance) for run, files in runs.items()}
-    report = inspect.to_json(args.logdir, stats, inspect.side_files(args.logdir))
-    print(json.dumps(report, indent=2) if args.json else inspect.to_text(report))
+        stats = {run: _cli_inspect.inspect_run(files, bar.advance) for run, files in runs.items()}
+    report = _cli_inspect.to_json(args.logdir, stats, _cli_inspect.side_files(args.logdir))
+    print(json.dumps(report, indent=2) if args.json else _cli_inspect.to_text(report))
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a table (scalars by default) as CSV, JSON, JSON lines or Parquet."""
+    """Write a tblog.read table (scalars by default: run, tag, step, wall_time, value) as CSV,
+    JSON, JSON lines or Parquet, to stdout or -o OUT."""
     from tblog import _cli_export as export
 
     fmt = args.format or _format_from_suffix(args.output)
@@ -193,7 +197,9 @@ def _check_output(path: str) -> None:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    """Print the last scalars, then new ones as they are written."""
+    """Print the last scalars, then new ones as they are written, like tail -f: files are read
+    from where the last look stopped, new runs and files are picked up, and a half-written
+    record is waited for. Ctrl-C stops it (exit status 0)."""
     from tblog._cli_tail import follow
 
     check_logdir(args.logdir)
@@ -216,7 +222,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Draw scalars to an image: one chart per tag, one line per run."""
+    """Draw scalars to an image file with matplotlib (no display needed): one chart per tag,
+    one line per run."""
     from tblog._cli_plot import MAX_CHARTS, plot
 
     _check_output(args.output)
@@ -236,7 +243,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train the demo MLP and log every dashboard to LOGDIR."""
+    """Train a small NumPy MLP on two spirals and log every TensorBoard dashboard to LOGDIR
+    (replaced on every run), with a progress bar."""
     from tblog import demo
 
     if os.path.isfile(args.logdir):
@@ -278,14 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             parents=[common, *parents],
             help=help,
-            description=f"{help}.",
+            description=inspect.cleandoc(func.__doc__ or ""),
             epilog=EXIT_STATUS,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(func=func)
         return sub
 
-    logdir_help = "a log directory (every directory below it with event files is a run) or an event file"
+    logdir_help = (
+        "a log directory (every directory below it with event files is a run), an event file, "
+        "or an fsspec URL"
+    )
 
     sub = add("inspect", cmd_inspect, [runs], "list runs, tags per dashboard, steps, last values and files")
     sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
@@ -325,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("logdir", metavar="LOGDIR", help=logdir_help)
     sub.add_argument(
-        "--tag", action="append", type=args_.glob, required=True, metavar="GLOB", help="tags to plot"
+        "--tag",
+        action="append",
+        type=args_.glob,
+        required=True,
+        metavar="GLOB",
+        help="tags to plot (repeatable)",
     )
     sub.add_argument(
         "-o", "--output", type=args_.plot_output, required=True, metavar="OUT", help="image file (.png …)"
