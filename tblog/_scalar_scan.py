@@ -240,7 +240,7 @@ def _decode(
             if not intact.all():
                 _scan.report_bad(starts[matched[~intact]], lengths[matched[~intact]], file, on_corrupt, base)
                 matched, matrix = matched[intact], matrix[intact]
-            slots = _rows(matrix, matched, template)
+            slots = _rows(matrix, matched, template) if len(matched) else []
             if slots is None:
                 rest.append(matched)  # a tag that is not UTF-8: protobuf reports it
             else:
@@ -296,6 +296,8 @@ def _unique_tags(matrix: np.ndarray) -> tuple[list[str] | None, np.ndarray, np.n
     """The distinct rows of ``matrix`` (tag bytes) as text, each row's index into them, and
     the first row of each."""
     count, length = matrix.shape
+    if count == 0:
+        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if length == 0:
         return [""], np.zeros(count, dtype=np.int64), np.zeros(1, dtype=np.int64)
     words = -(-length // 8)

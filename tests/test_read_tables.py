@@ -578,3 +578,14 @@ def test_readme_reading_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert sorted(set(namespace["df"]["step"])) == [1000, 1500, 2000, 2500]
     assert namespace["pixels"].shape == (2, 2, 3)
     assert namespace["trials"]["run"].tolist() == ["exp1", "exp2"]
+
+
+def test_a_lone_corrupted_record_is_skipped(tmp_path: Path) -> None:
+    """A corrupted scalar record alone in its length group is reported, and the file reads on."""
+    lone = bytearray(frame(_event(1.0, 1, [summary_pb2.Summary.Value(tag="lonely", simple_value=1.0)])))
+    lone[-6] ^= 1
+    good = frame(_event(1.0, 2, [summary_pb2.Summary.Value(tag="x", simple_value=2.0)]))
+    (tmp_path / "events.out.tfevents.1.a").write_bytes(bytes(lone) + good)
+    with pytest.warns(CorruptRecordWarning, match="corrupted record at byte 0"):
+        table = read.scalars(tmp_path, dataframe=False)
+    assert _rows(table, "tag", "step", "value") == [("x", 2, 2.0)]
