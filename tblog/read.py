@@ -1,10 +1,13 @@
-"""Reading event files back: the events of a file or log directory, and scalars as a table.
+"""Reading event files back: the events of a file or log directory, and tidy tables of its
+scalars, histograms, texts, images and hparams (``scalars``, ``histograms``, ``texts``,
+``images`` + ``decode_image``, ``hparams``), filtered by run, tag and step.
 
 Reads what tblog, torch.utils.tensorboard, tensorboardX and tf.summary write. CRCs are
 checked; a truncated last record is skipped; a corrupted one is reported (see
 ``tblog.events.record.read_records``).
 
     >>> table = tblog.read.scalars("runs")          # pandas DataFrame if pandas is installed
+    >>> losses = tblog.read.scalars("runs", runs="exp*", tags="*/loss", steps=(0, 1000))
     >>> for event in tblog.read.events("runs/exp1"):
     ...     print(event.step, event.WhichOneof("what"))
 """
