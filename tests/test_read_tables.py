@@ -589,3 +589,17 @@ def test_a_lone_corrupted_record_is_skipped(tmp_path: Path) -> None:
     with pytest.warns(CorruptRecordWarning, match="corrupted record at byte 0"):
         table = read.scalars(tmp_path, dataframe=False)
     assert _rows(table, "tag", "step", "value") == [("x", 2, 2.0)]
+
+
+def test_missing_optional_packages_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without pandas the tables are dicts (dataframe=True names the extra); decode_image names 'image'."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    assert isinstance(read.texts(TF_FIXTURES), dict)
+    with pytest.raises(ImportError, match=r"read.scalars\(dataframe=True\) needs pandas: .*tblog\[pandas\]"):
+        read.scalars(TF_FIXTURES, dataframe=True)
+    encoded = read.images(TF_FIXTURES)["encoded"][0]
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match=r"decode_image needs Pillow: pip install 'tblog\[image\]'"):
+        read.decode_image(encoded)
