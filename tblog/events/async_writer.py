@@ -139,6 +139,10 @@ class AsyncWriter:
 
     def close(self, timeout: float | None = None) -> None:
         """Flush everything, stop the thread and close the files. Idempotent."""
+        with self._close_lock:  # the SIGTERM helper thread may close while the caller does
+            self._close(timeout)
+
+    def _close(self, timeout: float | None) -> None:
         thread = self._thread
         if thread is None:
             self._raise_pending_error()
@@ -196,7 +200,9 @@ class AsyncWriter:
         (a daemon thread) gets no new file: nothing would close it, and Python 3.12 refuses to
         start threads at shutdown."""
         self._raise_pending_error()
-        if self._thread is None and _exiting and threading.current_thread() is not threading.main_thread():
+        if self._thread is None and (
+            _terminating or (_exiting and threading.current_thread() is not threading.main_thread())
+        ):
             return False
         if self._thread is None or self._dead:
             self._thread = None
@@ -229,6 +235,7 @@ class AsyncWriter:
 
     def _new_sync_state(self) -> None:
         self._space = threading.Condition(threading.Lock())
+        self._close_lock = threading.Lock()
         self._wake = threading.Event()
         self._woken = False
         self._closing = False
@@ -467,23 +474,58 @@ def _flush_at_process_exit() -> None:
 
     Children started with ``fork`` or ``forkserver`` (multiprocessing, torch DataLoader workers)
     end with ``os._exit``, which skips atexit hooks; multiprocessing runs its own finalizers
-    first, so the flush is registered there, once per process, after the child has started.
+    first. A child clears those when it starts (after unpickling its arguments, which may
+    open a writer), then runs its after-fork hooks: so the flush is registered from one.
     """
     global _exit_hooked_pid
-    if _exit_hooked_pid == os.getpid():
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _exit_hooked_pid == os.getpid():
         return
     _exit_hooked_pid = os.getpid()
+    util.register_after_fork(_exit_hook_token, _finalize_in_child)
+    _finalize_in_child(_exit_hook_token)
+
+
+class _ExitHookToken:
+    """A weakly referenceable key for multiprocessing's after-fork registry."""
+
+
+_exit_hook_token = _ExitHookToken()
+
+
+def _finalize_in_child(token: object) -> None:
     process = sys.modules.get("multiprocessing.process")
     util = sys.modules.get("multiprocessing.util")
     if process is not None and util is not None and process.parent_process() is not None:
         util.Finalize(None, _close_all_at_exit, exitpriority=0)
 
 
+_terminating = False  # SIGTERM came: the writers are being closed and none reopens
+_terminated = threading.Event()  # ... and now they are closed
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
-    """Write what is pending, then end the process as SIGTERM would have."""
+    """Write what is pending, then end the process as SIGTERM would have.
+
+    This runs in the main thread between two bytecodes, perhaps inside tblog while it holds a
+    writer's lock that the writer thread needs, so it must not wait for the writer threads:
+    a helper thread closes every writer and sends the signal again; this handler then ends the
+    process. The main thread meanwhile goes on (what it logs from now on may be dropped).
+    """
+    global _terminating
+    if _terminated.is_set():
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    elif not _terminating:
+        _terminating = True
+        threading.Thread(target=_close_all_then_resignal, args=(signum,), name="tblog-sigterm").start()
+
+
+def _close_all_then_resignal(signum: int) -> None:
     _close_all_at_exit()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    _terminated.set()
+    if signal.getsignal(signum) is _on_sigterm:  # else a handler that chained to ours decides
+        os.kill(os.getpid(), signum)
 
 
 def _flush_on_sigterm() -> None:
