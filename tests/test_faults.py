@@ -560,7 +560,7 @@ def test_writer_pickles_as_a_new_writer_on_the_same_dir(tmp_path: Path) -> None:
     files = read.event_files(tmp_path)
     assert len(files) == 2 and all(name.endswith(".w") for name in files)
     tags = [
-        [v.tag for e in read.events(name, on_corrupt="raise") if e.HasField("summary") for v in e.summary.value]
+        [value.tag for e in read.events(name) if e.HasField("summary") for value in e.summary.value]
         for name in files
     ]
     assert sorted(tags) == [["x"], ["y"]]
