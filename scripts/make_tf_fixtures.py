@@ -82,7 +82,10 @@ def main(out: str) -> None:
         writer.close()
     for directory, _, names in os.walk(out):
         for file in names:
-            print(os.path.relpath(os.path.join(directory, file), out), os.path.getsize(os.path.join(directory, file)))
+            print(
+                os.path.relpath(os.path.join(directory, file), out),
+                os.path.getsize(os.path.join(directory, file)),
+            )
 
 
 if __name__ == "__main__":
