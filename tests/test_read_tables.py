@@ -191,7 +191,6 @@ def test_histogram_buckets_are_tensorboards(tmp_path: Path) -> None:
             np.testing.assert_allclose(table[column][row], migrated[:, k], rtol=1e-6)
 
 
-@pytest.mark.tensorboard
 def test_tblog_hparams_table(tmp_path: Path) -> None:
     """hparams: one row per run with its hparams and the last value of each declared metric."""
     for name, lr, layers in (("a", 0.1, 2), ("b", 0.01, 4)):
@@ -559,7 +558,6 @@ def test_first_metadata_of_a_tag_decides_its_table(tmp_path: Path) -> None:
     assert read.scalars(tmp_path, tags="u", dataframe=False)["step"].tolist() == []
 
 
-@pytest.mark.tensorboard
 def test_readme_reading_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's "Reading logs back" snippet runs as written on a small log directory."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
