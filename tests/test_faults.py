@@ -314,10 +314,12 @@ def test_sigint_while_logging_loses_nothing(tmp_path: Path, event_accumulator: A
 
 def test_interpreter_shutdown_with_open_writers(tmp_path: Path, event_accumulator: Any) -> None:
     """At exit, writers in a module global, in a reference cycle and in a daemon thread that is
-    still logging are all flushed: no hang, no traceback, nothing logged before exit lost."""
+    still logging (into a full queue, on a slow disk) are all flushed: no hang, no traceback,
+    nothing logged before exit lost."""
     rc, out, err = run_child(
         tmp_path,
         """
+slow_disk(0.002)
 GLOBAL = tblog.SummaryWriter(LOGDIR + "/global", flush_secs=3600)
 for i in range(1000):
     GLOBAL.add_scalar("x", i, i)
@@ -340,7 +342,7 @@ progress = Progress()
 
 
 def daemon():
-    writer = tblog.SummaryWriter(LOGDIR + "/daemon", flush_secs=3600, max_queue=100)
+    writer = tblog.SummaryWriter(LOGDIR + "/daemon", flush_secs=3600, max_queue=100, max_pending_events=200)
     i = 0
     while True:  # still logging while the interpreter shuts down
         writer.add_scalar("x", i, i)

@@ -116,7 +116,8 @@ class AsyncWriter:
         with self._space:
             # One item larger than the whole budget still goes through, alone.
             while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
-                self._wait_for_space()
+                if not self._wait_for_space():
+                    break
             self._pending_bytes += nbytes
             self._others_queued += 1
             self.queue.append((kind, run, payload, nbytes))
@@ -157,6 +158,7 @@ class AsyncWriter:
                 f"{len(self.queue)} events are still pending"
             )
         self._thread = None
+        self.ready = False  # a thread logging meanwhile may have set it again
         if self._error is None:
             try:  # a thread that logged while close() ran may have left a few items
                 for _ in range(-(-len(self.queue) // _BATCH_ITEMS)):
@@ -180,18 +182,26 @@ class AsyncWriter:
             self._wake.set()
         if len(self.queue) >= self._max_events:
             with self._space:
-                while len(self.queue) >= self._max_events:
-                    self._wait_for_space()
+                while len(self.queue) >= self._max_events and self._wait_for_space():
+                    pass
 
-    def _wait_for_space(self) -> None:
-        """Block (holding ``_space``) until the thread has written a batch."""
+    def _wait_for_space(self) -> bool:
+        """Block (holding ``_space``) until the thread has written a batch.
+
+        False: close() (from another thread, or the exit hook while a daemon thread logs)
+        ended the thread; that is no failure, so stop waiting: the item is queued after all,
+        for close() to write or for the writer's next file."""
         self._wake.set()
         self._waiting_producers += 1
         try:
             self._space.wait(_JOIN_POLL_SECS)
         finally:
             self._waiting_producers -= 1
+        thread = self._thread
+        if self._closing and not self._dead and (thread is None or not thread.is_alive()):
+            return False
         self._raise_if_dead()
+        return True
 
     def _ensure_ready(self) -> bool:
         """Raise a background error, or (re)open after close(), a failure or a fork.
