@@ -215,8 +215,26 @@ def test_tblog_hparams_table(tmp_path: Path) -> None:
 
 def test_tf_summary_fixtures() -> None:
     """Files written by TensorFlow's tf.summary (tensor summaries) read back in every table."""
+    _check_tf_logdir(TF_FIXTURES)
+
+
+@pytest.mark.tensorflow
+def test_tf_summary_files_written_now(tmp_path: Path) -> None:
+    """tf.summary files written by the installed TensorFlow (tests/run.sh's tf job) read back too."""
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is None:  # only the tf CI job installs it
+        pytest.skip("tensorflow is not installed (tests/run.sh tf runs this test)")
+    script = REPO / "scripts" / "make_tf_fixtures.py"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, timeout=600, env=env)
+    _check_tf_logdir(tmp_path)
+
+
+def _check_tf_logdir(logdir: Path) -> None:
     tf = _tf_script()
-    scalars = read.scalars(TF_FIXTURES, dataframe=False)
+    scalars = read.scalars(logdir, dataframe=False)
     want = [
         (name, tag, step, pytest.approx(fn(run, step), rel=1e-6))
         for name, run in tf.RUNS.items()
@@ -226,7 +244,7 @@ def test_tf_summary_fixtures() -> None:
     assert _rows(scalars, "run", "tag", "step", "value") == want
     assert (scalars["wall_time"] > 1.7e9).all()
 
-    histograms = read.histograms(TF_FIXTURES, dataframe=False)
+    histograms = read.histograms(logdir, dataframe=False)
     assert len(histograms["tag"]) == len(tf.RUNS) * tf.STEPS
     for row in range(len(histograms["tag"])):
         run, step = tf.RUNS[histograms["run"][row]], int(histograms["step"][row])
@@ -237,14 +255,14 @@ def test_tf_summary_fixtures() -> None:
         assert len(histograms["bucket_left"][row]) == 5
         assert math.isnan(histograms["min"][row]) and math.isnan(histograms["sum"][row])
 
-    texts = read.texts(TF_FIXTURES, dataframe=False)
+    texts = read.texts(logdir, dataframe=False)
     assert _rows(texts, "run", "tag", "step", "text") == [
         (name, "note", step, tf.expected_note(run, step))
         for name, run in tf.RUNS.items()
         for step in range(tf.STEPS)
     ]
 
-    images = read.images(TF_FIXTURES, dataframe=False)
+    images = read.images(logdir, dataframe=False)
     assert _rows(images, "run", "tag", "step", "index", "width", "height") == [
         (name, "digits", 0, i, 3, 4) for name in tf.RUNS for i in range(2)
     ]
@@ -252,7 +270,7 @@ def test_tf_summary_fixtures() -> None:
         pixels = tf.expected_digits(tf.RUNS[images["run"][row]])[images["index"][row]]
         assert np.array_equal(read.decode_image(images["encoded"][row]), pixels)
 
-    hparams = read.hparams(TF_FIXTURES, dataframe=False)
+    hparams = read.hparams(logdir, dataframe=False)
     assert hparams["run"].tolist() == list(tf.RUNS)
     for name in ("lr", "optimizer", "dropout_on"):
         assert hparams[name].tolist() == [tf.HPARAMS[run][name] for run in tf.RUNS]
