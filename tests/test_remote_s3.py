@@ -210,3 +210,28 @@ def test_s3_storage_options_and_a_missing_bucket(
     with pytest.raises(OSError, match=f"uploading event segment {missing}/events.out.tfevents.*") as info:
         tblog.SummaryWriter(missing, storage_options=options)
     assert "bucket" in str(info.value).lower()
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigterm"])
+def test_s3_run_left_open_is_uploaded_at_exit_and_on_sigterm(
+    s3_endpoint: str, bucket: str, ending: str
+) -> None:
+    """A script that never calls close() (exiting, or killed by SIGTERM) still has every point on S3."""
+    url = f"s3://{bucket}/{ending}"
+    code = textwrap.dedent(
+        f"""
+        import os, signal, tblog
+        w = tblog.SummaryWriter({url!r}, flush_secs=3600)
+        w.add_scalars("pair", {{"a": 0.5}}, 0)
+        for i in range(5000):
+            w.add_scalar("x", float(i), i)
+        if {ending!r} == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == (-15 if ending == "sigterm" else 0), proc.stderr
+    assert proc.stderr == ""
+    table = read.scalars(url, dataframe=False)
+    rows = list(zip(table["run"], table["tag"], table["value"].tolist(), strict=True))
+    assert rows == [(".", "x", float(i)) for i in range(5000)] + [("pair_a", "pair", 0.5)]

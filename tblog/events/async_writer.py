@@ -436,7 +436,14 @@ class AsyncWriter:
     def _new_file(self, run: str) -> EventFile | SegmentFile:
         if self._remote:
             directory = _fs.join(self.log_dir, run)
-            return SegmentFile(directory, self._suffix, self._purge_step, self._storage_options)
+            segments = SegmentFile(directory, self._suffix, self._purge_step, self._storage_options)
+            if not run:
+                # The store's client (s3fs, aiohttp) registers exit hooks that close its sessions
+                # on first use, i.e. just now; atexit runs the hook registered last first, so
+                # register tblog's again to upload what is pending before they close.
+                atexit.unregister(_close_all_at_exit)
+                atexit.register(_close_all_at_exit)
+            return segments
         return EventFile(
             os.path.join(self.log_dir, run) if run else self.log_dir, self._suffix, self._purge_step
         )
