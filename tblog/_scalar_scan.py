@@ -170,7 +170,7 @@ def _pieces(
         while True:
             more = stream.read(want)
             buf = buf + more if buf else more
-            split = _scan.split_records(buf, file, on_corrupt, base=offset, check_payloads=False)
+            split = _scan.split_records(buf, file, on_corrupt, base=offset)
             count = len(split.records.starts)
             if count:
                 yield buf, split.records, index, offset

@@ -11,8 +11,10 @@ built for reading millions of small records fast:
   position). Every record is still located exactly as a sequential walk would: a predicted
   record is accepted only if the bytes there hold that length and its CRC, and the walk
   resumes at the first mismatch.
-* Payload CRCs are computed by the ``crc32c`` package over memoryview slices, driven by
-  ``map`` so no Python bytecode runs per record, and compared with the footers in NumPy.
+* Payload CRCs are left to the caller, which checks many at once: ``matrix_crc_ok`` for
+  records of one length laid out alike (CRC-32C is affine, so a reference CRC is corrected
+  per varying byte column with NumPy), ``payload_crc_ok`` for any others (the ``crc32c``
+  package over slices, driven by ``map`` so no Python bytecode runs per record).
 """
 
 from __future__ import annotations
@@ -47,30 +49,19 @@ class Split(NamedTuple):
     broken: bool  # a bad length CRC at ``end``: nothing after it can be trusted
 
 
-def split_records(
-    buf: bytes,
-    name: str = "<buffer>",
-    on_corrupt: OnCorrupt = "warn",
-    base: int = 0,
-    check_payloads: bool = True,
-) -> Split:
+def split_records(buf: bytes, name: str = "<buffer>", on_corrupt: OnCorrupt = "warn", base: int = 0) -> Split:
     """The complete records of ``buf``, a piece of an event file that starts at file offset ``base``.
 
     The bytes after ``end`` are an incomplete record: the truncated tail of the file, or the
-    start of a record the next piece completes. With ``check_payloads=False`` the payload
-    CRCs are left to the caller (``payload_crc_ok``, ``matrix_crc_ok``, ``report_bad``).
+    start of a record the next piece completes. Length CRCs are checked here; payload CRCs
+    are left to the caller (``payload_crc_ok`` or ``matrix_crc_ok``, then ``report_bad``),
+    which can check many at once.
     """
     heads, lengths, end, broken = _chain(buf)
-    starts = heads + HEADER_SIZE
-    if len(starts) and check_payloads:
-        good = payload_crc_ok(buf, starts, lengths)
-        if not good.all():
-            report_bad(starts[~good], lengths[~good], name, on_corrupt, base)
-            starts, lengths = starts[good], lengths[good]
     if broken:
         message = f"{name}: corrupted record length at byte {base + end}; the rest of the file is skipped"
         report_corrupt(on_corrupt, message)
-    return Split(Records(starts, lengths), end, broken)
+    return Split(Records(heads + HEADER_SIZE, lengths), end, broken)
 
 
 def _chain(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, bool]:
@@ -249,13 +240,3 @@ def gather(buf: bytes, offsets: np.ndarray, width: int) -> np.ndarray:
     # Rows of a zero-copy sliding window: one fancy index copies ``width`` bytes per offset.
     windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, dtype=np.uint8), width)
     return windows[offsets]
-
-
-def f64_at(buf: bytes, offsets: np.ndarray) -> np.ndarray:
-    """The little-endian float64 at each of ``offsets``."""
-    return gather(buf, offsets, 8).view("<f8").ravel()
-
-
-def f32_at(buf: bytes, offsets: np.ndarray) -> np.ndarray:
-    """The little-endian float32 at each of ``offsets``."""
-    return gather(buf, offsets, 4).view("<f4").ravel()

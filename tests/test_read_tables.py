@@ -619,3 +619,39 @@ def test_missing_optional_packages_are_named(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r"decode_image needs Pillow: pip install 'tblog\[image\]'"):
         read.decode_image(encoded)
+
+
+@settings(max_examples=int(os.environ.get("TBLOG_HYPOTHESIS_EXAMPLES", "60")), deadline=None)
+@given(
+    cycle=st.lists(st.binary(max_size=40), min_size=1, max_size=6),
+    repeats=st.integers(1, 400),
+    extra=st.lists(st.binary(max_size=300), max_size=5),
+    cut=st.integers(0, 30),
+    flip=st.one_of(st.none(), st.integers(0, 10**6)),
+)
+def test_record_splitting_equals_the_record_reader(
+    cycle: list[bytes], repeats: int, extra: list[bytes], cut: int, flip: int | None
+) -> None:
+    """The bulk record splitter finds exactly the records (and corruption) read_records finds."""
+    import io
+
+    from tblog import _scan
+    from tblog.events.record import read_records
+
+    data = bytearray(b"".join(frame(p) for p in cycle * repeats + extra))
+    del data[len(data) - min(cut, len(data)) :]
+    if flip is not None and data:
+        data[flip % len(data)] ^= 0x10
+    buf = bytes(data)
+    with warnings.catch_warnings(record=True) as expected_warnings:
+        warnings.simplefilter("always")
+        expected = list(read_records(io.BytesIO(buf)))
+    with warnings.catch_warnings(record=True) as got_warnings:
+        warnings.simplefilter("always")
+        split = _scan.split_records(buf, "<stream>")
+        starts, lengths = split.records
+        intact = _scan.payload_crc_ok(buf, starts, lengths) if len(starts) else np.zeros(0, dtype=bool)
+        _scan.report_bad(starts[~intact], lengths[~intact], "<stream>", "warn", 0)
+    got = [buf[s : s + n] for s, n in zip(starts[intact].tolist(), lengths[intact].tolist(), strict=True)]
+    assert got == expected
+    assert sorted(str(w.message) for w in got_warnings) == sorted(str(w.message) for w in expected_warnings)
