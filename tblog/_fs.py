@@ -29,6 +29,12 @@ def join(url: str, *parts: str) -> str:
     return "/".join((url.rstrip("/"), *parts)) if parts else url
 
 
+def is_local(fs: Any) -> bool:
+    """Whether ``fs`` is the local disk (``file://``), where directories must exist before files."""
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return "file" in protocols or "local" in protocols
+
+
 def url_to_fs(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
     """fsspec's file system for ``url`` and the path of ``url`` inside it."""
     try:

@@ -360,12 +360,27 @@ def test_missing_fsspec_names_the_extra() -> None:
     assert "pip install 'tblog[remote]'" in proc.stdout and "s3://bucket/run" in proc.stdout
 
 
-def test_embeddings_on_a_url_raise_not_implemented(url: str) -> None:
-    """add_embedding on a URL run says it needs a local directory, and the writer goes on."""
+def test_embeddings_on_a_url_are_the_files_of_a_local_run(url: str, tmp_path: Path) -> None:
+    """add_embedding on a URL uploads byte for byte the projector files it writes locally (merge, replace)."""
     import numpy as np
 
-    with tblog.SummaryWriter(url) as writer:
-        with pytest.raises(NotImplementedError, match="add_embedding .* is a URL"):
-            writer.add_embedding(np.zeros((3, 2)), tag="emb")
-        writer.add_scalar("a", 1.0, 1)
-    assert _scalars(url) == [(".", "a", 1, 1.0)]
+    rng = np.random.default_rng(0)
+    mat, images = rng.normal(size=(6, 3)), rng.uniform(size=(6, 3, 4, 4))
+
+    def embed(writer: tblog.SummaryWriter) -> None:
+        writer.add_embedding(mat, metadata=list("abcdef"), label_img=images, tag="emb", global_step=1)
+        writer.add_embedding(mat * 2, tag="other/x", global_step=2)
+        writer.add_embedding(mat * 3, tag="emb", global_step=1)  # same tag and step: replaced
+
+    with tblog.SummaryWriter(tmp_path / "run") as local:
+        embed(local)
+    with tblog.SummaryWriter(url) as remote_writer:
+        embed(remote_writer)
+    expected = {
+        path.relative_to(tmp_path / "run").as_posix(): path.read_bytes()
+        for path in (tmp_path / "run").rglob("*")
+        if path.is_file() and "tfevents" not in path.name
+    }
+    uploaded = {name: body for name, body in _objects(url).items() if "tfevents" not in name}
+    assert uploaded == expected
+    assert "00001/emb/metadata.tsv" not in uploaded and "00001/emb/tensors.tsv" in uploaded

@@ -48,7 +48,7 @@ class SegmentFile:
         self._root = root.rstrip("/")
         self._suffix = suffix
         self._base = event_file_name(time.time())
-        if _is_local(self._fs):  # a real directory must exist; object stores have none
+        if _fs.is_local(self._fs):  # a real directory must exist; object stores have none
             self._fs.makedirs(self._root, exist_ok=True)
         self._index = 0
         self._buffer: bytearray | None = bytearray()
@@ -128,9 +128,3 @@ class SegmentFile:
 
     def _inner(self, index: int) -> str:
         return f"{self._root}/{self._name(index)}"
-
-
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol
-    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-    return "file" in protocols or "local" in protocols

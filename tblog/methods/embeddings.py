@@ -57,7 +57,8 @@ class EmbeddingMethods(WriterBase):
         Writes ``<log_dir>/<step:05>/<tag>/{tensors,metadata}.tsv`` and ``sprite.png``, and
         adds the embedding to ``<log_dir>/projector_config.pbtxt``, keeping the entries of
         earlier calls and other writers (an entry with the same tag and step is replaced).
-        Every file is replaced atomically. Unlike the ``add_*`` methods that log events, this
+        Every file is replaced atomically. On an fsspec URL log_dir (``s3://…``) the same files
+        are uploaded. Unlike the ``add_*`` methods that log events, this
         runs in the caller's thread: device values are read here, and the files are complete
         when it returns.
         """
@@ -77,12 +78,6 @@ class EmbeddingMethods(WriterBase):
             projector.check_label_img_shape(_array_shape(label_img, "label_img", "[N, C, H, W]"), num_points)
         if metadata_header is not None and metadata is None:
             raise ValueError("metadata_header was given without metadata")
-        log_dir = os.fspath(self.log_dir)
-        if _fs.is_url(log_dir):
-            raise NotImplementedError(
-                f"add_embedding writes projector files into a local log directory; {log_dir!r} is a "
-                "URL. Log the embedding with a SummaryWriter on a local directory and copy it over."
-            )
         if not self.is_writing:  # no files on a rank that does not write
             return
 
@@ -99,6 +94,15 @@ class EmbeddingMethods(WriterBase):
         info = projector.embedding_info(tag, step, (num_points, mat_shape[1]), labels is not None, sprite_dim)
 
         log_dir = os.fspath(self.log_dir)
+        if _fs.is_url(log_dir):
+            storage_options = getattr(self, "_options", {}).get("storage_options")
+            files = {
+                projector.TENSORS_FILE: tensors,
+                projector.METADATA_FILE: labels,
+                projector.SPRITE_FILE: sprite,
+            }
+            _save_to_url(log_dir, subdir, files, info, storage_options)
+            return
         config_path = os.path.join(log_dir, projector.CONFIG_FILE)
         target = os.path.normpath(os.path.join(log_dir, subdir))
         if os.path.commonpath([os.path.abspath(log_dir), os.path.abspath(target)]) != os.path.abspath(
@@ -129,6 +133,50 @@ class EmbeddingMethods(WriterBase):
                 elif os.path.isfile(path):  # left by an earlier call with the same tag and step
                     os.remove(path)
             _write_atomic(config_path, config.encode("utf-8"))
+
+
+def _save_to_url(
+    log_dir: str,
+    subdir: str,
+    files: dict[str, bytes | None],
+    info: Any,
+    storage_options: dict[str, Any] | None,
+) -> None:
+    """The projector files of one embedding, and the merged config, on an fsspec URL.
+
+    Each object is replaced whole by its upload (object stores have no partial writes). The
+    config is read, merged and written under the process-wide lock: two processes adding
+    embeddings to one run at the same moment may lose one entry (no atomic rename there).
+    """
+    from tblog.summary import projector
+
+    fs, root = _fs.url_to_fs(log_dir, storage_options)
+    root = root.rstrip("/")
+    target = f"{root}/{subdir}"
+    config_path = f"{root}/{projector.CONFIG_FILE}"
+    config_url = _fs.join(log_dir, projector.CONFIG_FILE)
+    with _config_lock:
+        try:
+            existing = fs.cat_file(config_path).decode("utf-8") if fs.exists(config_path) else None
+        except Exception as exc:
+            raise OSError(f"add_embedding: reading {config_url} failed: {exc}") from exc
+        try:
+            config = projector.merged_config(existing, info)
+        except ValueError as exc:
+            raise ValueError(
+                f"{config_url} exists but could not be read ({exc}); not overwriting it"
+            ) from exc
+        try:
+            if _fs.is_local(fs):
+                fs.makedirs(target, exist_ok=True)
+            for name, content in files.items():
+                if content is not None:
+                    fs.pipe_file(f"{target}/{name}", content)
+                elif fs.exists(f"{target}/{name}"):  # left by an earlier call with the same tag and step
+                    fs.rm_file(f"{target}/{name}")
+            fs.pipe_file(config_path, config.encode("utf-8"))
+        except Exception as exc:
+            raise OSError(f"add_embedding: writing {_fs.join(log_dir, subdir)} failed: {exc}") from exc
 
 
 def _array_shape(value: Any, name: str, layout: str) -> tuple[int, ...]:
