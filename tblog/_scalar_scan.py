@@ -17,6 +17,7 @@ the same as parsing every record with protobuf (tests/test_read_tables.py checks
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -168,7 +169,9 @@ def _pieces(
         index = 0
         want = _PIECE
         while True:
-            more = stream.read(want)
+            left = _bytes_left(stream)
+            # Asking a local file for no more than it holds saves a large over-allocation.
+            more = stream.read(min(want, left) if left else want)
             buf = buf + more if buf else more
             split = _scan.split_records(buf, file, on_corrupt, base=offset)
             count = len(split.records.starts)
@@ -180,6 +183,14 @@ def _pieces(
             want = _PIECE if split.end else max(_PIECE, 2 * len(buf))  # a record bigger than a piece
             buf = buf[split.end :]
             offset += split.end
+
+
+def _bytes_left(stream: Any) -> int | None:
+    """Bytes between the position of a local file and its end (None when unknown)."""
+    try:
+        return int(os.fstat(stream.fileno()).st_size - stream.tell())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last two
+        return None
 
 
 class _Rows(NamedTuple):
