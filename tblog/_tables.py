@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -17,7 +18,7 @@ from tblog import _scalar_scan
 from tblog.events.record import OnCorrupt, report_corrupt
 
 Columns = dict[str, Any]  # name -> np.ndarray, or Coded
-KEYS = ("run", "tag", "step", "wall_time")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ON_CORRUPT = ("warn", "raise", "skip")
 
 
@@ -39,8 +40,6 @@ def name_filter(patterns: Any, argument: str) -> Callable[[str], bool]:
         if not isinstance(pattern, str):
             raise TypeError(f"{argument} must hold glob strings; got {type(pattern).__name__} {pattern!r}")
     compiled = [fnmatch.translate(pattern) for pattern in patterns]
-    import re
-
     regex = re.compile("|".join(f"(?:{c})" for c in compiled)) if compiled else None
     cache: dict[str, bool] = {}
 
@@ -67,32 +66,37 @@ def step_filter(steps: Any) -> Callable[[np.ndarray], np.ndarray]:
     ``step``-th from ``start``)."""
     if steps is None:
         return lambda s: np.ones(len(s), dtype=bool)
+    every = 1
+    origin = 0
     if isinstance(steps, range):
         if steps.step < 0:
             steps = steps[::-1]
-        start, stop, stride = steps.start, steps.stop, steps.step
-        return lambda s: (s >= start) & (s < stop) & ((s - start) % stride == 0)
-    if isinstance(steps, slice):
+        low, high, every, origin = steps.start, steps.stop - 1, steps.step, steps.start
+    elif isinstance(steps, slice):
         start, stop = _step_bound(steps.start, "slice start"), _step_bound(steps.stop, "slice stop")
         stride = _step_bound(steps.step, "slice step")
         if stride is not None and stride <= 0:
             raise ValueError(f"steps slice step must be positive; got {stride}")
-        low = -(2**63) if start is None else start
-        high = 2**63 - 1 if stop is None else stop - 1
-        origin = 0 if start is None else start
-        every = stride or 1
-        return lambda s: (s >= low) & (s <= high) & ((s - origin) % every == 0)
-    if isinstance(steps, (tuple, list)) and len(steps) == 2:
+        low = _INT64_MIN if start is None else start
+        high = _INT64_MAX if stop is None else stop - 1
+        every, origin = stride or 1, start or 0
+    elif isinstance(steps, (tuple, list)) and len(steps) == 2:
         low_bound, high_bound = _step_bound(steps[0], "minimum"), _step_bound(steps[1], "maximum")
         if low_bound is not None and high_bound is not None and low_bound > high_bound:
             raise ValueError(f"steps (min, max) has min {low_bound} > max {high_bound}")
-        low = -(2**63) if low_bound is None else low_bound
-        high = 2**63 - 1 if high_bound is None else high_bound
+        low = _INT64_MIN if low_bound is None else low_bound
+        high = _INT64_MAX if high_bound is None else high_bound
+    else:
+        raise TypeError(
+            "steps must be None, a (min, max) tuple (inclusive), a range or a slice; "
+            f"got {type(steps).__name__} {steps!r}"
+        )
+    # Bounds beyond int64 select the same steps as int64's extremes (steps are int64).
+    low, high = max(low, _INT64_MIN), min(high, _INT64_MAX)
+    if every == 1:
         return lambda s: (s >= low) & (s <= high)
-    raise TypeError(
-        "steps must be None, a (min, max) tuple (inclusive), a range or a slice; "
-        f"got {type(steps).__name__} {steps!r}"
-    )
+    origin %= every  # NumPy's % takes the divisor's sign, like Python's: no overflow, no negatives
+    return lambda s: (s >= low) & (s <= high) & (s % every == origin)
 
 
 def check_on_corrupt(on_corrupt: Any) -> None:

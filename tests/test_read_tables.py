@@ -329,6 +329,9 @@ def test_filters_by_run_tag_and_step(tmp_path: Path) -> None:
     assert {r[2] for r in picked(steps=range(7, 0, -3))} == {1, 4, 7}
     assert {r[2] for r in picked(steps=slice(2, 6))} == {2, 3, 4, 5}
     assert {r[2] for r in picked(steps=slice(None, None, 4))} == {0, 4, 8}
+    assert {r[2] for r in picked(steps=slice(-3, None, 4))} == {1, 5, 9}
+    assert len(picked(steps=(-(2**70), 2**70))) == 90
+    assert {r[2] for r in picked(steps=range(-(2**70), 2**70, 3))} == {2, 5, 8}  # -(2**70) % 3 == 2
     combined = picked(runs="train", tags="loss", steps=[2, 3])
     assert combined == [("train", "loss", 2), ("train", "loss", 3)]
     with tblog.SummaryWriter(tmp_path / "train") as writer:
