@@ -7,8 +7,9 @@ per file.
 
 Contracts (see DESIGN.md): ``flush()`` is a barrier; pending memory is bounded (callers
 block); a failure in the thread is re-raised, chained, in the caller's next call; every
-writer still open at interpreter exit is flushed by one ``atexit`` hook; a forked child
-starts with an empty queue and writes its own file.
+writer still open at interpreter exit is flushed by one ``atexit`` hook (and on SIGTERM, and
+at the end of multiprocessing children, which skip atexit); a forked child starts with an
+empty queue and writes its own file.
 """
 
 from __future__ import annotations
