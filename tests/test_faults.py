@@ -387,6 +387,7 @@ time.sleep(3600)
     assert steps(event_accumulator(child.logdir), "x") == list(range(10_000))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_a_readable_file(tmp_path: Path, event_accumulator: Any) -> None:
     """A SIGKILL while large events stream out leaves a file TensorBoard reads (a cut last
     record is skipped, never reported as corrupt), holding a gap-free prefix of what was logged."""
@@ -619,6 +620,7 @@ if __name__ == "__main__":
 # ----- faults in the disk ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_disk_full_raises_in_the_caller(tmp_path: Path) -> None:
     """With the file-size limit hit (EFBIG, as on a full disk) the caller gets an error naming
     the file and the cause; logging on stays bounded in memory and the process exits cleanly."""
@@ -649,6 +651,7 @@ writer.add_scalar("x", 0, 0)  # the error stays unreported: at exit it is printe
     assert rc == 0, err
     counts, message = out.splitlines()[:2]
     n_errors, peak, cause, errno = counts.split()
+    print(f"disk full: {n_errors} errors raised, traced peak {int(peak) / 2**20:.1f} MiB")
     assert int(n_errors) >= 1 and (cause, int(errno)) == ("OSError", 27)  # EFBIG
     assert int(peak) < 16 << 20, peak  # 300,000 queued scalars would take ~45 MiB
     assert os.fspath(tmp_path / "run" / "events.out.tfevents.") in message
@@ -757,6 +760,7 @@ except tblog.BackgroundWriteError as exc:
     assert steps(event_accumulator(shared_dir / "run"), "x")[:1000] == list(range(1000))
 
 
+@pytest.mark.slow
 def test_slow_disk_bounds_memory_and_loses_nothing(tmp_path: Path, event_accumulator: Any) -> None:
     """Against a slow disk the caller is slowed, not buffered: the queue stays within
     max_pending_events, traced memory stays small, and every event arrives (no close())."""
@@ -776,6 +780,7 @@ print(peak_queue, tracemalloc.get_traced_memory()[1])
     )
     assert rc == 0 and err == "", err
     peak_queue, peak_bytes = map(int, out.split())
+    print(f"slow disk: peak queue {peak_queue}, traced peak {peak_bytes / 2**20:.1f} MiB")
     assert peak_queue <= 2000 and peak_bytes < 8 << 20, (peak_queue, peak_bytes)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(200_000))
 
