@@ -325,6 +325,7 @@ def hparams(
     keep_run = name_filter(runs, "runs")
     sessions: dict[str, dict[str, Any]] = {}  # run -> its first session_start_info's hparams
     metrics: dict[tuple[str, str], None] = {}  # (group, tag) declared by any experiment
+    declared: dict[str, None] = {}  # hparam names in the order experiments declare them
     last: dict[str, dict[str, float]] = {}  # run -> tag -> last scalar value
     keep_all, every_step = name_filter(None, "tags"), step_filter(None)
     for run, files in run_files.items():
@@ -345,6 +346,8 @@ def hparams(
                 if content is None:
                     continue
                 if value.tag == decode.EXPERIMENT_TAG and content.HasField("experiment"):
+                    for hparam in content.experiment.hparam_infos:
+                        declared.setdefault(hparam.name, None)
                     for info in content.experiment.metric_infos:
                         metrics.setdefault((info.name.group, info.name.tag), None)
                 elif (
@@ -357,7 +360,10 @@ def hparams(
         for run in chosen:
             for tag in last.get(run, {}):
                 metrics.setdefault(("", tag), None)
-    names = list(dict.fromkeys(name for run in chosen for name in sessions[run]))
+    # Columns in the experiment's order, then any other hparam alphabetically (a session's
+    # map has no order of its own).
+    present = {name for run in chosen for name in sessions[run]}
+    names = [name for name in declared if name in present] + sorted(present.difference(declared))
     columns: Columns = {"run": objects(chosen)}
     for name in names:
         columns[name] = _hparam_column([sessions[run].get(name) for run in chosen])

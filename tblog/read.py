@@ -238,8 +238,9 @@ def hparams(
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
     """One row per run that holds hparams (its first ``_hparams_/session_start_info``, as
-    TensorBoard shows): column run, then one column per hparam named as the hparam
-    (float64 for numbers with NaN where a run lacks it, bool, or objects: str and None),
+    TensorBoard shows): column run, then one column per hparam named as the hparam, in the
+    order the ``_hparams_/experiment`` declares them, others alphabetically (float64 for
+    numbers with NaN where a run lacks it, bool, or objects: str and None),
     then one float64 column per metric: the last value, in file order, of that scalar tag
     in the run (NaN if none).
 

@@ -201,6 +201,7 @@ def test_tblog_hparams_table(tmp_path: Path) -> None:
     with tblog.SummaryWriter(tmp_path / "no_hparams") as writer:
         writer.add_scalar("score", 1.0, 0)
     table = read.hparams(tmp_path, dataframe=False)
+    assert list(table) == ["run", "lr", "layers", "act", "bn", "score"]
     assert table["run"].tolist() == ["a", "b"]
     assert table["lr"].tolist() == [0.1, 0.01]
     assert table["layers"].tolist() == [2.0, 4.0]
@@ -271,6 +272,7 @@ def _check_tf_logdir(logdir: Path) -> None:
         assert np.array_equal(read.decode_image(images["encoded"][row]), pixels)
 
     hparams = read.hparams(logdir, dataframe=False)
+    assert list(hparams) == ["run", "lr", "optimizer", "dropout_on", "accuracy"]  # the experiment's order
     assert hparams["run"].tolist() == list(tf.RUNS)
     for name in ("lr", "optimizer", "dropout_on"):
         assert hparams[name].tolist() == [tf.HPARAMS[run][name] for run in tf.RUNS]
