@@ -257,27 +257,30 @@ def test_pickled_writer_reopens_on_the_same_url_with_its_storage_options(url: st
 def test_forked_child_uploads_its_own_segments_and_not_the_parents_pending_events(tmp_path: Path) -> None:
     """After fork the child writes its own segments; the parent's pending events are uploaded once, by it."""
     url = f"file://{tmp_path.as_posix()}/run"
-    writer = tblog.SummaryWriter(url, flush_secs=3600)
-    writer.add_scalar("parent", 1.0, 1)
-    writer.flush()
-    writer.add_scalar("parent", 2.0, 2)  # pending in the parent at the fork
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            writer.add_scalar("child", 3.0, 3)
-            writer.close()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    writer.close()
-    assert sorted((tag, v) for _, tag, _, v in _scalars(url)) == [
-        ("child", 3.0),
-        ("parent", 1.0),
-        ("parent", 2.0),
-    ]
+    code = (
+        "import os, tblog\n"
+        f"writer = tblog.SummaryWriter({url!r}, flush_secs=3600)\n"
+        "writer.add_scalar('parent', 1.0, 1)\n"
+        "writer.flush()\n"
+        "writer.add_scalar('parent', 2.0, 2)  # pending in the parent at the fork\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    writer.add_scalar('child', 3.0, 3)\n"
+        "    writer.close()\n"
+        "    os._exit(0)\n"
+        "assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0\n"
+        "writer.close()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    rows = sorted((tag, v) for _, tag, _, v in _scalars(url))
+    assert rows == [("child", 3.0), ("parent", 1.0), ("parent", 2.0)]
+    assert len({name.rsplit(".", 1)[0] for name in _objects(url)}) == 2  # the child's own file
 
 
 class _FailingMemoryFS(MemoryFileSystem):
