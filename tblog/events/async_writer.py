@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from collections import deque
 from typing import Any
 
 from tblog import _fs
+from tblog.events import sigterm
 from tblog.events.files import EventFile
 from tblog.events.record import frame, frame_into, frame_parts
 from tblog.events.remote import SegmentFile
@@ -97,7 +97,6 @@ class AsyncWriter:
         self._new_sync_state()
         self._open()
         _live_writers.add(self)
-        _flush_on_sigterm()
 
     # ----- caller side -------------------------------------------------------------------
 
@@ -212,7 +211,7 @@ class AsyncWriter:
         start threads at shutdown."""
         self._raise_pending_error()
         if self._thread is None and (
-            _terminating or (_exiting and threading.current_thread() is not threading.main_thread())
+            sigterm.terminating or (_exiting and threading.current_thread() is not threading.main_thread())
         ):
             return False
         if self._thread is None or self._dead:
@@ -263,9 +262,10 @@ class AsyncWriter:
         self._detached = False
         self._dead = False
         self._thread = threading.Thread(target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True)
-        self._thread.start()
+        sigterm.start_without_signals(self._thread)
         self.ready = True
         _flush_at_process_exit()
+        sigterm.flush_on_sigterm(_close_all_at_exit)
 
     def _close_files(self) -> None:
         files, self._files = self._files, {}
@@ -516,50 +516,6 @@ def _finalize_in_child(token: object) -> None:
     util = sys.modules.get("multiprocessing.util")
     if process is not None and util is not None and process.parent_process() is not None:
         util.Finalize(None, _close_all_at_exit, exitpriority=0)
-
-
-_terminating = False  # SIGTERM came: the writers are being closed and none reopens
-_terminated = threading.Event()  # ... and now they are closed
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    """Write what is pending, then end the process as SIGTERM would have.
-
-    This runs in the main thread between two bytecodes, perhaps inside tblog while it holds a
-    writer's lock that the writer thread needs, so it must not wait for the writer threads:
-    a helper thread closes every writer and sends the signal again; this handler then ends the
-    process. The main thread meanwhile goes on (what it logs from now on may be dropped).
-    """
-    global _terminating
-    if _terminated.is_set():
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-    elif not _terminating:
-        _terminating = True
-        threading.Thread(target=_close_all_then_resignal, args=(signum,), name="tblog-sigterm").start()
-
-
-def _close_all_then_resignal(signum: int) -> None:
-    _close_all_at_exit()
-    _terminated.set()
-    if signal.getsignal(signum) is _on_sigterm:  # else a handler that chained to ours decides
-        os.kill(os.getpid(), signum)
-
-
-def _flush_on_sigterm() -> None:
-    """Make SIGTERM flush every writer first, unless someone else handles SIGTERM.
-
-    Python ends on SIGTERM without running atexit hooks. A handler the user (or a framework)
-    installed is never replaced; it is then theirs to call ``close()``. Only the main thread
-    may install handlers, so writers created elsewhere leave SIGTERM alone.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # no signals here (embedded, some platforms)
-        pass
 
 
 def _after_fork_in_child() -> None:
