@@ -482,6 +482,7 @@ def _close_all_at_exit() -> None:
             writer.close(timeout=_EXIT_TIMEOUT_SECS)
         except Exception as exc:  # the interpreter is ending: report, never raise
             print(f"tblog: at exit, {exc}", file=sys.stderr)
+    sigterm.end_if_terminated_in_main_thread()
 
 
 _exit_hooked_pid: int | None = None

@@ -32,6 +32,7 @@ from collections.abc import Callable
 _MAIN_THREAD_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _FROM_HANDLER = b"\xff"  # what tblog's own Python handler writes to the helper's pipe
 _RESIGNAL_SECS = 0.05
+_EXIT_WAIT_SECS = 60.0  # as long as the exit flush may take
 
 terminating = False  # SIGTERM came: the writers are being closed and none may reopen
 _terminated = threading.Event()  # ... and now they are closed
@@ -126,6 +127,24 @@ def _flush_then_end(read_fd: int) -> None:
         # main thread blocks in a system call is not seen there.
         signal.pthread_kill(main, signal.SIGTERM)
         time.sleep(_RESIGNAL_SECS)
+
+
+def end_if_terminated_in_main_thread() -> None:
+    """At the exit of a process that got SIGTERM: end as SIGTERM would have (status -15).
+
+    The main thread may reach the end of the script while the helper still flushes; without
+    this the process would exit 0. Only while tblog's handler is installed: a handler of the
+    user's that chained to ours decides the exit status itself.
+    """
+    if (
+        terminating
+        and _helper_pid == os.getpid()
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is _on_sigterm
+    ):
+        _terminated.wait(_EXIT_WAIT_SECS)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _after_fork_in_child() -> None:
