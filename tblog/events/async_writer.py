@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import sys
 import threading
 import time
@@ -43,7 +44,7 @@ BYTES = 0  # payload: an encoded Event
 SCALAR = 1  # payload: (tag, value, step, wall_time, new_style, double_precision)
 MULTI_SCALAR = 2  # payload: (tags, values, step, wall_time), one Event
 DEFERRED = 3  # payload: a callable returning an encoded Event, run on the writer thread
-_BARRIER = 4  # payload: threading.Event, set when everything before it is in the OS
+_BARRIER = 4  # payload: a _Wakeup, set when everything before it is in the OS
 
 _BATCH_ITEMS = 8192  # items encoded per write, so one drain cannot hold unbounded memory
 _RELEASE_BYTES = 4 << 20  # within a batch, free queued bytes for blocked callers this often
@@ -51,12 +52,46 @@ _DIRECT_WRITE_BYTES = 64 << 10  # events this large are written without copying 
 _JOIN_POLL_SECS = 0.05
 
 
+class _Wakeup:
+    """A ``threading.Event`` for signals between the caller and the writer thread whose
+    ``set()`` and ``wait()`` are single C calls.
+
+    ``Event`` and ``Condition`` take their lock in Python code: a KeyboardInterrupt landing
+    right after the lock is taken leaves it held for ever, and the writer thread then hangs.
+    (For the same reason callers take ``_space_lock`` directly, never ``with _space:``.)
+    """
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self) -> None:
+        self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    def set(self) -> None:
+        self._tokens.put(None)
+
+    def wait(self, timeout: float) -> bool:
+        """True when set (the token is taken), False after ``timeout`` seconds."""
+        try:
+            self._tokens.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def clear(self) -> None:
+        while True:
+            try:
+                self._tokens.get_nowait()
+            except queue.Empty:
+                return
+
+
 class AsyncWriter:
     """Owns the event files of one run directory and the thread that writes them."""
 
     # Shared with the thread; (re)set by _new_sync_state() after a fork.
-    _space: threading.Condition
-    _wake: threading.Event
+    _space: threading.Condition  # its lock is _space_lock, which callers take directly
+    _space_lock: threading.Lock
+    _wake: _Wakeup
     _woken: bool  # _wake was set and the thread has not yet taken it
     _closing: bool
     _detached: bool  # close_soon(): the thread closes the files itself
@@ -113,7 +148,7 @@ class AsyncWriter:
         """Queue any other item; ``nbytes`` counts against ``max_pending_bytes``."""
         if not self.ready and not self._ensure_ready():
             return
-        with self._space:
+        with self._space_lock:
             # One item larger than the whole budget still goes through, alone.
             while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
                 if not self._wait_for_space():
@@ -131,7 +166,7 @@ class AsyncWriter:
             return
         if not self.ready:
             self._ensure_ready()
-        done = threading.Event()
+        done = _Wakeup()
         self.put(_BARRIER, "", done, 0)
         self._wake.set()
         while not done.wait(_JOIN_POLL_SECS):
@@ -181,7 +216,7 @@ class AsyncWriter:
             self._woken = True
             self._wake.set()
         if len(self.queue) >= self._max_events:
-            with self._space:
+            with self._space_lock:
                 while len(self.queue) >= self._max_events and self._wait_for_space():
                     pass
 
@@ -244,9 +279,10 @@ class AsyncWriter:
     # ----- lifecycle ---------------------------------------------------------------------
 
     def _new_sync_state(self) -> None:
-        self._space = threading.Condition(threading.Lock())
+        self._space_lock = threading.Lock()
+        self._space = threading.Condition(self._space_lock)
         self._close_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = _Wakeup()
         self._woken = False
         self._closing = False
         self._detached = False
