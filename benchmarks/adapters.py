@@ -28,11 +28,9 @@ happens every 10th step). ``close()`` of the writer is timed separately and not 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -40,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from _machine import cpu_model, package_versions, usable_cores  # noqa: E402
+from _machine import machine_info  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -299,29 +297,6 @@ def child_main(framework: str, config: str, quick: bool) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def machine_info() -> dict:
-    cpu = cpu_model()
-    versions = package_versions(PACKAGES)
-    try:
-        commit = subprocess.run(
-            ["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=30
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    usable = usable_cores()
-    return {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_usable": usable,
-        "loadavg_start": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "packages": versions,
-        "git_commit": commit or None,
-    }
-
-
 def run_child(python: str, framework: str, config: str, quick: bool) -> dict:
     cmd = [python, os.path.abspath(__file__), "--child", framework, config]
     if quick:
@@ -385,7 +360,7 @@ def main() -> int:
 
     repeats = args.repeats or (1 if args.quick else 3)
     frameworks = [f for f in args.frameworks.split(",") if f]
-    info = machine_info()
+    info = machine_info(PACKAGES)
     results: dict[str, dict[str, list[dict]]] = {f: {c: [] for c, _ in CONFIGS[f]} for f in frameworks}
     t_start = time.perf_counter()
     for rep in range(repeats):

@@ -26,10 +26,8 @@ benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -42,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from _machine import cpu_model, package_versions, usable_cores  # noqa: E402
+from _machine import machine_info  # noqa: E402
 
 N_TAGS = 10
 READERS = ["raw", "tblog", "tblog_numpy", "tbparse", "event_accumulator"]
@@ -245,16 +243,6 @@ def report(summary: dict, machine: dict, config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() or None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -278,17 +266,7 @@ def main() -> int:
     unknown = set(readers) - set(READERS) | set(writers) - {"tblog", "tensorboardX"}
     if unknown:
         parser.error(f"unknown reader or writer: {', '.join(sorted(unknown))}")
-    machine = {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "cores_usable": usable_cores(),
-        "loadavg_start": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "packages": package_versions(PACKAGES),
-        "git_commit": _git_commit(),
-    }
+    machine = machine_info(PACKAGES)
     workdir = args.workdir or tempfile.mkdtemp(prefix="tblog-read-bench-")
     sums = expected_sums(n)
     write_s = {}

@@ -16,10 +16,8 @@ See benchmarks/README.md for the meaning of every column.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,7 +31,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from _child import WRITER_MODULES  # noqa: E402
-from _machine import cpu_model, package_versions, usable_cores  # noqa: E402
+from _machine import machine_info  # noqa: E402
 from _report import write_reports  # noqa: E402
 from _verify import verify  # noqa: E402
 from _workloads import EXTRA_MODULES, WORKLOADS  # noqa: E402
@@ -45,35 +43,6 @@ CHILD_TIMEOUT_S = 900
 
 def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
-
-
-def _git(*args: str) -> str | None:
-    try:
-        p = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return p.stdout.strip() or None if p.returncode == 0 else None
-
-
-def machine_info(python: str) -> dict:
-    cpu = cpu_model()
-    versions = package_versions(PACKAGES)
-    commit = _git("rev-parse", "--short", "HEAD")
-    if commit and _git("status", "--porcelain", "--", "tblog", "adapters", "pyproject.toml"):
-        commit += " + uncommitted changes in tblog/"
-    usable = usable_cores()
-    return {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_usable": usable,
-        "loadavg_start": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "python_executable": python,
-        "packages": versions,
-        "git_commit": commit,
-    }
 
 
 def _time_cmd(python: str, code: str) -> float:
@@ -242,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    info = machine_info(python)
+    info = machine_info(PACKAGES, python_executable=python)
     log(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, load {info['loadavg_start']}")
 
     unavailable = {}

@@ -20,10 +20,8 @@ to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -36,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from _machine import cpu_model, package_versions, usable_cores  # noqa: E402
+from _machine import machine_info  # noqa: E402
 
 TAGS = 10
 CHILD_TIMEOUT_S = 3600
@@ -137,22 +135,6 @@ def read_back(logdir: str) -> tuple[int, int]:
     return len(table["value"]), size
 
 
-def machine() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=30
-    ).stdout.strip()
-    return {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(),
-        "cores_usable": usable_cores(),
-        "loadavg_start": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "packages": package_versions(["tblog", "numpy", "protobuf", "crc32c"]),
-        "git_commit": commit or None,
-    }
-
-
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
@@ -199,7 +181,12 @@ def main() -> int:
             json.dump(child(api, int(scalars), int(samples), logdir), out)
         return 0
     config = {"scalars": args.scalars, "samples": args.samples, "max_growth_mib": args.max_growth_mib}
-    report: dict[str, Any] = {"machine": machine(), "config": config, "runs": [], "traces": {}}
+    report: dict[str, Any] = {
+        "machine": machine_info(["tblog", "numpy", "protobuf", "crc32c"]),
+        "config": config,
+        "runs": [],
+        "traces": {},
+    }
     work = tempfile.mkdtemp(prefix="tblog-soak-")
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
