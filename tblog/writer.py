@@ -62,7 +62,8 @@ class SummaryWriter(
             of earlier files with ``step >= purge_step``.
         max_queue: pending events that wake the background writer before ``flush_secs``.
         flush_secs: the longest an event waits before it is handed to the OS.
-        filename_suffix: appended to every event file name.
+        filename_suffix: appended to every event file name: no ``/``, ``os.sep`` or NUL, and
+            short enough that the name stays within 255 bytes.
         max_pending_events, max_pending_bytes: the memory bound. A caller that logs faster
             than the disk takes blocks until the background writer catches up.
         rank: this process's global rank in a distributed job; default: detected
@@ -112,7 +113,7 @@ class SummaryWriter(
             log_dir = default_log_dir(_check_type(comment, str, "comment"))
         elif not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir must be a str or path; got {_convert.describe(log_dir)}")
-        _check_type(filename_suffix, str, "filename_suffix")
+        _check_filename_suffix(_check_type(filename_suffix, str, "filename_suffix"))
         _check_positive(max_queue, "max_queue")
         _check_positive(flush_secs, "flush_secs")
         _check_positive(max_pending_events, "max_pending_events")
@@ -199,6 +200,32 @@ def _check_type(value: Any, expected: type, name: str) -> Any:
     if not isinstance(value, expected):
         raise TypeError(f"{name} must be a {expected.__name__}; got {_convert.describe(value)}")
     return value
+
+
+# Characters no file name may hold: the separators, NUL, and on Windows its reserved ones.
+_NOT_IN_FILE_NAMES = ("/", os.sep, os.altsep or "/", "\0") + (tuple('<>:"|?*') if os.name == "nt" else ())
+
+
+def _check_filename_suffix(suffix: str) -> None:
+    """A suffix the OS takes at the end of an event file's name, checked before any file is
+    created (the writer thread creates new files later, e.g. after close())."""
+    for char in _NOT_IN_FILE_NAMES:
+        if char in suffix:
+            raise ValueError(
+                f"filename_suffix is appended to the event file's name, so it must not hold "
+                f"{char!r}; got {_convert.describe(suffix)}"
+            )
+    _convert.text(suffix, "filename_suffix")
+    # events.out.tfevents.<10-digit time>.<host>.<pid, up to 7 digits>.tblog<n>: what is left
+    # of the 255 bytes one file name may take.
+    head = f"events.out.tfevents.0000000000.{socket.gethostname()}.0000000.tblog000000"
+    room = _convert.MAX_NAME_BYTES - len(head.encode("utf-8", "surrogatepass"))
+    size = len(suffix.encode("utf-8"))
+    if size > room:
+        raise ValueError(
+            f"filename_suffix is {size} bytes (UTF-8); with the rest of the event file's name "
+            f"({len(head)} bytes on this host) at most {room} fit in a file name"
+        )
 
 
 def _check_positive(value: Any, name: str) -> None:

@@ -111,6 +111,21 @@ def test_numpy_bin_methods() -> None:
     assert list(histo.bucket) == [0.0, 1.0, 2.0, 1.0]
 
 
+def test_numpy_rules_match_numpy_below_the_cap_and_stop_at_it() -> None:
+    """'fd', 'scott' and 'auto' bin as NumPy does on ordinary data, and into at most MAX_BINS on spiky."""
+    rng = np.random.default_rng(2)
+    for values in (rng.normal(5, 2, 3000), rng.integers(-40, 40, 2000).astype(float), np.full(9, 3.0)):
+        for rule in ("fd", "scott", "auto"):
+            counts, edges = np.histogram(values, bins=rule)
+            mine, my_edges = H.bin_values(values, rule)
+            assert np.array_equal(mine, counts) and np.array_equal(my_edges, edges), rule
+    spiky = np.concatenate([np.linspace(0.0, 1e-3, 1001), [1e5]])  # 'fd' asks for ~10**9 bins
+    counts, edges = H.bin_values(spiky, "fd")
+    assert len(counts) == H.MAX_BINS and counts.sum() == spiky.size
+    assert (edges[0], edges[-1]) == (0.0, 1e5)
+    assert len(H.bin_values(spiky, "auto")[0]) <= 2 * np.sqrt(spiky.size) + 1  # recent NumPy's 'auto'
+
+
 def test_values_outside_the_edges_get_their_own_bucket() -> None:
     """Nothing is dropped: values beyond the edges land in an extra bucket reaching min/max."""
     histo = _histo(H.histogram_value("h", [-3e25, 1.0, 4e22]))
@@ -258,7 +273,9 @@ def test_bad_input_is_refused_and_writer_stays_usable(tmp_path: Path, event_accu
         ({"values": np.array([1j])}, TypeError, "values must be an array of real numbers"),
         ({"values": "abc"}, TypeError, "values must be an array of real numbers"),
         ({"bins": "nope"}, ValueError, "bins must be 'tensorflow'"),
-        ({"bins": 0}, ValueError, "bins must be a positive number"),
+        ({"bins": 0}, ValueError, "bins must be a number of bins from 1 to 65536; got 0"),
+        ({"bins": H.MAX_BINS + 1}, ValueError, "bins must be a number of bins from 1 to 65536"),
+        ({"bins": np.arange(H.MAX_BINS + 2.0)}, ValueError, "at most 65537 edges"),
         ({"bins": True}, TypeError, "bins must be"),
         ({"bins": [[0, 1], [2, 3]]}, TypeError, "1-D sequence of edges"),
         ({"bins": [1.0]}, ValueError, "at least 2 edges"),

@@ -56,4 +56,4 @@ class CustomScalarMethods(WriterBase):
 def _name(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be a non-empty str; got {_convert.describe(value)}")
-    return value
+    return _convert.text(value, name)

@@ -33,7 +33,10 @@ class HistogramMethods(WriterBase):
         ``values``: a NumPy array, torch tensor (any device) or JAX array of bools, ints or
         floats, any shape (flattened); device values are read on the background thread.
         ``bins``: ``"tensorflow"`` (TensorBoard's exponential buckets, as torch uses), a NumPy
-        method (``"auto"``, ``"fd"``, ``"sturges"``, …), an int, or explicit edges.
+        method (``"auto"``, ``"fd"``, ``"sturges"``, …), an int, or explicit edges. At most
+        ``tblog.summary.histogram.MAX_BINS`` (65,536) bins: a larger int, or more edges, raises
+        ValueError; a NumPy method that would pick more (``"fd"`` on a tight cluster with a
+        far outlier) gets that many equal-width bins; ``"auto"`` is recent NumPy's.
         ``max_bins``: merge neighbouring bins as torch does (groups of ``len // max_bins``).
 
         Values outside the edges are counted in one extra bucket on that side, never dropped.
@@ -43,16 +46,16 @@ class HistogramMethods(WriterBase):
         next call. An empty ``values`` raises ValueError. Binning runs on the background thread.
         """
         _convert.tag(tag)
-        kind = _convert.dtype_kind(values)
+        kind = _convert.dtype_kind(values, "values")
         if kind not in _REAL_KINDS and not is_ml_float(getattr(values, "dtype", None)):
             raise TypeError(
                 f"values must be an array of real numbers (bool, int or float); "
                 f"got {_convert.describe(values)}"
             )
-        shape = _convert.shape_of(values)
+        shape = _convert.shape_of(values, "values")
         if math.prod(shape) == 0:
             raise ValueError(f"values is empty ({_convert.describe(values)}); a histogram needs values")
-        bins = _histogram.check_bins(bins)
+        bins = _histogram.check_bins(bins)  # at most MAX_BINS: nothing sized by it yet
         max_bins = _histogram.check_max_bins(max_bins)
         step, wall = self._step_and_wall(global_step, walltime)
         if not self.is_writing:
@@ -62,6 +65,7 @@ class HistogramMethods(WriterBase):
             bad = _histogram.count_nonfinite(snap)
             if bad:
                 raise _histogram.nonfinite_error("values", bad, snap.size)
+            _histogram.check_span(snap, bins)
 
         def encode() -> bytes:
             return _histogram.histogram_event(wall, step, tag, _convert.array(snap, "values"), bins, max_bins)
@@ -101,8 +105,8 @@ class HistogramMethods(WriterBase):
         ]
         shapes = []
         for name, value in (("bucket_limits", bucket_limits), ("bucket_counts", bucket_counts)):
-            kind = _convert.dtype_kind(value)
-            shape = _convert.shape_of(value)
+            kind = _convert.dtype_kind(value, name)
+            shape = _convert.shape_of(value, name)
             if kind not in _REAL_KINDS or len(shape) != 1:
                 raise TypeError(f"{name} must be a 1-D array of real numbers; got {_convert.describe(value)}")
             shapes.append(shape)

@@ -36,7 +36,8 @@ class HParamsMethods(WriterBase):
 
         * by default, into this writer's own run, so the dashboard's row for the run links
           to its scalars;
-        * ``run_name="x"``: into the sub-run ``<log_dir>/x``, as torch;
+        * ``run_name="x"``: into the sub-run ``<log_dir>/x``, as torch (``/`` nests
+          directories; a name the OS would refuse, or one leaving ``log_dir``, raises ValueError);
         * ``separate_run=True``: into a sub-run named ``str(time.time())``, torch's default.
 
         TensorBoard shows only the first hparams written to a run, so a second call without
@@ -68,7 +69,7 @@ class HParamsMethods(WriterBase):
         step = _convert.step(global_step)
         wall = _time()
         if run_name:
-            run = _sub_run(run_name)
+            run = _convert.run_name(run_name, "run_name", self.log_dir)
             if run in self._hparams_runs:
                 warnings.warn(
                     f"add_hparams: run {run_name!r} already has hparams from this writer; "
@@ -104,11 +105,3 @@ def _metrics(metric_dict: Mapping[str, Any]) -> dict[str, Any]:
     for tag, value in _hp.flatten(metric_dict, "metric_dict").items():
         out[tag] = None if value is None else _convert.scalar(value, f"metric_dict[{tag!r}]")
     return out
-
-
-def _sub_run(name: str) -> str:
-    """``run_name`` as a relative run directory that cannot leave the log directory."""
-    parts = name.replace("\\", "/").split("/")
-    if name.startswith(("/", "\\")) or parts[0][1:2] == ":" or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"run_name must be a relative path without empty, '.' or '..' parts; got {name!r}")
-    return "/".join(parts)

@@ -166,7 +166,9 @@ class ImageMethods(WriterBase):
         ``box_tensor``: shape (K, 4), one ``x_min, y_min, x_max, y_max`` row per box, in
         pixels of the image. ``labels``: K strings drawn in the boxes (needs Pillow; without
         it the labels are left out with a warning). ``rescale``: the image (boxes drawn) is
-        resized by this factor, nearest-neighbour (torch uses Lanczos).
+        resized by this factor, nearest-neighbour (torch uses Lanczos); the result may have at
+        most ``tblog.summary.image.MAX_DRAWN_PIXELS`` (2**26) pixels, or as many as the
+        image itself if that is more (a larger ``rescale`` raises ValueError).
         """
         _convert.tag(tag)
         order, sizes = _check_image(img_tensor, dataformats)
@@ -184,7 +186,7 @@ class ImageMethods(WriterBase):
                 )
             if len(labels) != box_shape[0]:
                 raise ValueError(f"labels has {len(labels)} entries but box_tensor has {box_shape[0]} boxes")
-            labels = [str(label) for label in labels]
+            labels = [_convert.text(str(label), f"labels[{i}]") for i, label in enumerate(labels)]
             if not _has_pillow():
                 warnings.warn(
                     "add_image_with_boxes: labels are drawn with Pillow, which is not installed; "
@@ -203,6 +205,11 @@ class ImageMethods(WriterBase):
             raise ValueError(
                 f"rescale must be a positive number that leaves the {height}x{width} image at "
                 f"least 1 pixel wide and high; got {rescale!r}"
+            )
+        if new_height * new_width > max(height * width, _image.MAX_DRAWN_PIXELS):
+            raise ValueError(
+                f"rescale={rescale!r} would make the {height}x{width} image {new_height}x{new_width} "
+                f"pixels; at most {_image.MAX_DRAWN_PIXELS} pixels (MAX_DRAWN_PIXELS) are drawn"
             )
         step, wall = self._step_and_wall(global_step, walltime)
         if not self.is_writing:
@@ -232,6 +239,10 @@ class ImageMethods(WriterBase):
         (matplotlib is not thread-safe), without replacing the figure's own canvas; RGBA,
         with the alpha channel dropped when the figure is opaque. ``close`` closes the
         figures through pyplot afterwards. Needs matplotlib (``pip install 'tblog[image]'``).
+
+        Each figure must be at least 1 pixel wide and high (``figsize * dpi``), and the image
+        (the grid, for a list) at most ``tblog.summary.image.MAX_DRAWN_PIXELS`` (2**26)
+        pixels; otherwise ValueError, before anything is drawn.
         """
         _convert.tag(tag)
         figures = list(figure) if isinstance(figure, (list, tuple)) else [figure]
@@ -241,10 +252,22 @@ class ImageMethods(WriterBase):
             from matplotlib.figure import Figure
         except ImportError as exc:
             raise ImportError(f"add_figure needs matplotlib: {_IMAGE_EXTRA}") from exc
+        sizes = []
         for index, fig in enumerate(figures):
+            where = f"figure[{index}]" if isinstance(figure, (list, tuple)) else "figure"
             if not isinstance(fig, Figure):
-                where = f"figure[{index}]" if isinstance(figure, (list, tuple)) else "figure"
                 raise TypeError(f"{where} must be a matplotlib.figure.Figure; got {_convert.describe(fig)}")
+            sizes.append(_figure_pixels(fig, where))
+        count = len(sizes)
+        columns = min(count, _image.GRID_COLUMNS)
+        height = -(-count // columns) * max(h for h, _ in sizes)
+        width = columns * max(w for _, w in sizes)
+        if height * width > _image.MAX_DRAWN_PIXELS:
+            raise ValueError(
+                f"figure would be drawn as a {height}x{width} image (figsize x dpi"
+                f"{', in a grid' if count > 1 else ''}); at most {_image.MAX_DRAWN_PIXELS} pixels "
+                "(MAX_DRAWN_PIXELS): use a smaller figsize or dpi"
+            )
         step, wall = self._step_and_wall(global_step, walltime)
         rendered = [_render(fig) for fig in figures] if self.is_writing else []
         if close:
@@ -312,6 +335,17 @@ class ImageMethods(WriterBase):
             return _image.video_event(wall, step, tag, frames, fps_value)
 
         self._put_deferred(encode, _nbytes(snap))
+
+
+def _figure_pixels(figure: Any, name: str) -> tuple[int, int]:
+    """(height, width) in pixels that Agg draws ``figure`` at (it truncates figsize * dpi)."""
+    width, height = (float(x) for x in figure.bbox.size)
+    if not (math.isfinite(width) and math.isfinite(height) and width >= 1 and height >= 1):
+        raise ValueError(
+            f"{name} must be at least 1 pixel wide and high (figsize x dpi); got "
+            f"{width:g}x{height:g} pixels (figsize {figure.get_size_inches().tolist()}, dpi {figure.dpi})"
+        )
+    return int(height), int(width)
 
 
 def _render(figure: Any) -> np.ndarray:

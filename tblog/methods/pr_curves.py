@@ -35,15 +35,16 @@ class PrCurveMethods(WriterBase):
         soft labels); ``predictions``: probabilities in [0, 1], as many as ``labels``;
         ``weights``: None, one number, or one per label (>= 0). NumPy arrays, torch tensors
         (any device) and JAX arrays are accepted; device values are read and checked on the
-        background thread. ``num_thresholds`` (>= 2) is written as given (torch silently
-        caps it at 127; tblog does not).
+        background thread. ``num_thresholds`` (2 to
+        ``tblog.summary.pr_curve.MAX_THRESHOLDS``, 65,536) is written as given (torch silently
+        caps it at 127; tblog does not); a larger one raises ValueError.
         """
         _convert.tag(tag)
         num_thresholds = _pr.check_num_thresholds(num_thresholds)
         _check_real(labels, "labels")
         _check_real(predictions, "predictions")
-        size = math.prod(_convert.shape_of(labels))
-        other = math.prod(_convert.shape_of(predictions))
+        size = math.prod(_convert.shape_of(labels, "labels"))
+        other = math.prod(_convert.shape_of(predictions, "predictions"))
         if size != other:
             raise ValueError(
                 "labels and predictions must have the same number of elements; got "
@@ -53,7 +54,7 @@ class PrCurveMethods(WriterBase):
             raise ValueError("labels and predictions are empty; a PR curve needs at least one example")
         if weights is not None:
             _check_real(weights, "weights")
-            count = math.prod(_convert.shape_of(weights))
+            count = math.prod(_convert.shape_of(weights, "weights"))
             if count not in (1, size):
                 raise ValueError(
                     f"weights must be one number or one per label; got {_convert.describe(weights)} "
@@ -95,7 +96,8 @@ class PrCurveMethods(WriterBase):
         The six arrays are 1-D with one entry per threshold (thresholds evenly spaced from 0
         to 1), equally long; counts finite and >= 0, precision and recall in [0, 1]. The curve
         has as many thresholds as the arrays have entries, and that is what the metadata
-        records: ``num_thresholds`` is accepted for torch compatibility (an int >= 2) but, as
+        records: ``num_thresholds`` is accepted for torch compatibility (an int from 2 to
+        ``MAX_THRESHOLDS``) but, as
         in TensorBoard's viewer, the arrays decide. ``weights`` is ignored, as in torch (the
         counts already include them).
         """
@@ -111,7 +113,9 @@ class PrCurveMethods(WriterBase):
         )
         for name, value in zip(_pr.RAW_NAMES, values, strict=True):
             _check_real(value, name)
-        length = _pr.check_raw_shapes([_convert.shape_of(v) for v in values])
+        length = _pr.check_raw_shapes(
+            [_convert.shape_of(v, n) for n, v in zip(_pr.RAW_NAMES, values, strict=True)]
+        )
         step, wall = self._step_and_wall(global_step, walltime)
         if not self.is_writing:
             return
@@ -128,7 +132,7 @@ class PrCurveMethods(WriterBase):
 
 
 def _check_real(value: Any, name: str) -> None:
-    kind = _convert.dtype_kind(value)
+    kind = _convert.dtype_kind(value, name)
     if kind not in _REAL_KINDS and not is_ml_float(getattr(value, "dtype", None)):
         raise TypeError(
             f"{name} must be an array of real numbers (bool, int or float); got {_convert.describe(value)}"

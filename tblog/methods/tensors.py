@@ -37,13 +37,18 @@ class TensorMethods(WriterBase):
         gives the array back.
         """
         _convert.tag(tag)
-        kind = _convert.dtype_kind(tensor)
+        kind = _convert.dtype_kind(tensor, "tensor")
         low_precision = is_ml_float(getattr(tensor, "dtype", None))
         if kind in _STRING_KINDS:
             try:
                 value = raw_tensor_value(tag, np.asarray(tensor))
             except TypeError as exc:
                 raise TypeError(f"{_EXPECTED}; got {_convert.describe(tensor)} ({exc})") from None
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"tensor holds a str that does not encode as UTF-8 (a lone surrogate "
+                    f"{exc.object[exc.start : exc.end]!r}); got {_convert.describe(tensor)}"
+                ) from None
             step, wall = self._step_and_wall(global_step, walltime)
             self._put_values([value], step, wall)
             return
@@ -59,5 +64,5 @@ class TensorMethods(WriterBase):
         def encode() -> bytes:
             return _wire.event(wall, step, _wire.summary([raw_tensor_value(tag, _convert.array(snap))]))
 
-        nbytes = int(getattr(snap, "nbytes", 0)) or 8 * math.prod(_convert.shape_of(tensor))
+        nbytes = int(getattr(snap, "nbytes", 0)) or 8 * math.prod(_convert.shape_of(tensor, "tensor"))
         self._put_deferred(encode, nbytes)

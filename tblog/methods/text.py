@@ -23,6 +23,7 @@ class TextMethods(WriterBase):
         _convert.tag(tag)
         if not isinstance(text_string, str):
             raise TypeError(f"text_string must be a str; got {_convert.describe(text_string)}")
+        _convert.text(text_string, "text_string")
         step, wall = self._step_and_wall(global_step, walltime)
         if not self.is_writing:
             return

@@ -78,6 +78,7 @@ def check_tags(tags: Any, kind: str, name: str = "tags") -> tuple[str, ...]:
     for tag in tags:
         if not isinstance(tag, str) or not tag:
             raise TypeError(f"{name} must hold non-empty str tags; got {_convert.describe(tag)}")
+        _convert.text(tag, name)
     if kind == MARGIN and len(tags) != 3:
         raise ValueError(
             f"{name} of a Margin chart must be exactly 3 tags [value, lower, upper]; "
@@ -99,6 +100,7 @@ def check_tags(tags: Any, kind: str, name: str = "tags") -> tuple[str, ...]:
 def _title(value: Any, name: str) -> None:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be non-empty str; got {_convert.describe(value)}")
+    _convert.text(value, name)
 
 
 def merge(old: Layout, new: Layout) -> Layout:

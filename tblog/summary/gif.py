@@ -32,7 +32,8 @@ def delay_centiseconds(fps: float) -> int:
     At least 2: browsers play a delay of 0 or 1 as 10 (so 100 fps would play at 10 fps);
     50 fps is therefore the fastest a GIF plays everywhere.
     """
-    return int(min(max(round(100.0 / fps), 2), 0xFFFF))
+    delay = 100.0 / fps  # inf for a subnormal fps: round() would raise
+    return 0xFFFF if delay >= 0xFFFF else max(round(delay), 2)
 
 
 # ----- colours ------------------------------------------------------------------------------

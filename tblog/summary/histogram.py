@@ -17,6 +17,12 @@ Binning (``bins``):
 * a NumPy method name (``"auto"``, ``"fd"``, ``"sturges"``, …), an int (that many equal-width
   bins), or explicit edges (1-D, non-decreasing, finite): ``np.histogram`` decides.
 
+At most ``MAX_BINS`` bins: an int or edges beyond it are refused by ``check_bins`` (in the
+caller, before anything is allocated); a NumPy rule whose data-dependent count would exceed
+it (``"fd"`` and ``"scott"`` on a tight cluster plus a far outlier ask for billions) gets
+``MAX_BINS`` equal-width bins instead, and ``"auto"`` is recent NumPy's (which keeps the
+Freedman-Diaconis width at least half the ``"sqrt"`` one), whatever NumPy is installed.
+
 Values outside the edges (beyond ``±1e20`` with ``"tensorflow"``, or outside explicit edges)
 are never dropped: they fall into one extra bucket on that side, reaching the smallest or
 largest value, so the bucket counts always add up to ``num``.
@@ -37,6 +43,11 @@ from tblog.summary.tensor import real_array
 
 PLUGIN_NAME = "histograms"
 NUMPY_BIN_METHODS = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
+# The most bins one histogram may have. Binning allocates a few arrays of this many float64s,
+# and an argument such as bins=10**9 would otherwise take gigabytes (the process gets
+# OOM-killed). 65,536 is far beyond what TensorBoard's charts resolve (they are a few hundred
+# pixels wide and torch's own default has ~1,500 edges), and takes a few MB at most.
+MAX_BINS = 1 << 16
 
 _F64 = struct.Struct("<d")
 _ZERO_F64 = bytes(8)
@@ -93,7 +104,8 @@ def tensorflow_edges() -> np.ndarray:
 
 
 def check_bins(bins: Any) -> str | int | np.ndarray:
-    """``bins`` as add_histogram accepts it: a method name, a bin count, or explicit edges."""
+    """``bins`` as add_histogram accepts it: a method name, a bin count (1 to ``MAX_BINS``), or
+    explicit edges (at most ``MAX_BINS + 1``)."""
     if isinstance(bins, str):
         if bins == "tensorflow" or bins in NUMPY_BIN_METHODS:
             return bins
@@ -104,8 +116,8 @@ def check_bins(bins: Any) -> str | int | np.ndarray:
     if isinstance(bins, (bool, np.bool_)):
         raise TypeError(f"bins must be a str, an int or a sequence of edges; got {bins!r}")
     if isinstance(bins, (int, np.integer)):
-        if bins < 1:
-            raise ValueError(f"bins must be a positive number of bins; got {int(bins)}")
+        if not 1 <= bins <= MAX_BINS:
+            raise ValueError(f"bins must be a number of bins from 1 to {MAX_BINS}; got {int(bins)}")
         return int(bins)
     try:
         edges = np.asarray(bins)
@@ -119,6 +131,10 @@ def check_bins(bins: Any) -> str | int | np.ndarray:
     edges = edges.astype(np.float64)
     if edges.size < 2:
         raise ValueError(f"bins as edges needs at least 2 edges; got {edges.size}")
+    if edges.size > MAX_BINS + 1:
+        raise ValueError(
+            f"bins as edges may hold at most {MAX_BINS + 1} edges ({MAX_BINS} bins); got {edges.size}"
+        )
     if not np.isfinite(edges).all():
         raise ValueError(f"bins edges must be finite; got {edges.tolist()[:8]}")
     if np.any(edges[1:] < edges[:-1]):
@@ -136,6 +152,21 @@ def check_max_bins(max_bins: Any) -> int | None:
     if max_bins < 1:
         raise ValueError(f"max_bins must be a positive int or None; got {int(max_bins)}")
     return int(max_bins)
+
+
+def check_span(values: np.ndarray, bins: str | int | np.ndarray, name: str = "values") -> None:
+    """Equal-width bins (an int, a NumPy rule) need ``max - min`` finite in float64: values
+    near +-1.8e308 on both sides overflow it, and NumPy's binning then fails."""
+    if values.dtype.kind != "f" or values.dtype.itemsize < 8 or values.size == 0:
+        return  # float16/32 and ints never span beyond float64
+    if isinstance(bins, np.ndarray) or bins == "tensorflow":
+        return
+    low, high = float(values.min()), float(values.max())
+    if not math.isfinite(high - low):
+        raise ValueError(
+            f"{name} spans {low} to {high}, wider than float64 holds, so bins={bins!r} cannot be "
+            "equal-width; use bins='tensorflow' (the default) or explicit edges"
+        )
 
 
 def count_nonfinite(values: np.ndarray) -> int:
@@ -195,7 +226,7 @@ def bin_values(
         below = int(np.count_nonzero(values < edges[0]))
         above = int(np.count_nonzero(values > edges[-1]))
     else:
-        counts, edges = np.histogram(values, bins=bins)
+        counts, edges = np.histogram(values, bins=_numpy_rule_count(values, bins))
         below = above = 0
     if below or above:
         lo = [below] if below else []
@@ -205,6 +236,37 @@ def bin_values(
         hi_edge = [values.max()] if above else []
         edges = np.concatenate([lo_edge, edges, hi_edge])
     return counts, edges
+
+
+def _numpy_rule_count(values: np.ndarray, bins: str | int) -> str | int:
+    """``bins``, or for the rules whose count depends on the spread of the data (``"fd"``,
+    ``"scott"``, ``"auto"``) the count recent NumPy computes, at most ``MAX_BINS``.
+
+    The same expressions as NumPy's selectors, so the same count below the cap; ``"auto"`` is
+    recent NumPy's everywhere (older NumPy's, without the ``"sqrt"`` floor, could ask for
+    billions of bins). The other rules count
+    from ``values.size`` alone (``"sqrt"``: 65,536 bins take 4 billion values) and go to NumPy.
+    """
+    if isinstance(bins, int) or bins not in ("fd", "scott", "auto") or values.size == 0:
+        return bins
+    size = values.size
+    first, last = float(values.min()), float(values.max())
+    span = last - first
+    if span == 0:  # NumPy widens the range to +-0.5, and every rule gives width 0: one bin
+        return 1
+    if bins == "scott":
+        width = (24.0 * np.pi**0.5 / size) ** (1.0 / 3.0) * float(np.std(values))
+    else:
+        iqr = float(np.subtract(*np.percentile(values, [75, 25])))
+        width = 2.0 * iqr * size ** (-1.0 / 3.0)  # Freedman-Diaconis
+        if bins == "auto":
+            sqrt_width = span / np.sqrt(size)
+            sturges_width = span / (np.log2(size) + 1.0)
+            width = min(max(width, sqrt_width / 2), sturges_width)
+    if not width:
+        return 1
+    count = np.ceil(span / width)
+    return int(count) if count <= MAX_BINS else MAX_BINS
 
 
 def _limit_bins(counts: np.ndarray, edges: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -70,6 +70,8 @@ def _flatten_into(mapping: Mapping[Any, Any], prefix: str, name: str, out: dict[
         if not isinstance(key, str) or not key:
             where = f" under {prefix[:-1]!r}" if prefix else ""
             raise TypeError(f"{name} keys must be non-empty str; got {_convert.describe(key)}{where}")
+        if not key.isascii():
+            _convert.text(key, f"{name} key under {prefix[:-1]!r}" if prefix else f"{name} key")
         full = prefix + key
         if isinstance(value, Mapping):
             _flatten_into(value, full + "/", name, out)
@@ -118,6 +120,8 @@ def hparams(hparam_dict: Mapping[Any, Any]) -> dict[str, HParam]:
     for name, value in flatten(hparam_dict, "hparam_dict").items():
         converted = hparam(value)
         if converted is not None:
+            if converted.kind == STRING:  # str(value) of any object may hold a lone surrogate
+                _convert.text(str(converted.value), f"hparam_dict[{name!r}]")
             out[name] = converted
     return out
 
@@ -151,6 +155,8 @@ def domains(
                     f"{where} must hold values of the type of hparam_dict[{name!r}] ({kind}); "
                     f"got {_convert.describe(value)}"
                 )
+            if item.kind == STRING:
+                _convert.text(str(item.value), where)
             converted.append(item)
         out[name] = converted
     return out

@@ -33,6 +33,13 @@ from tblog.summary.png import encode_png, png_parts
 
 PLUGIN_NAME = "images"
 GRID_COLUMNS = 8
+# The most pixels an image may have when one argument, not the caller's data, decides its
+# size: add_image_with_boxes' ``rescale`` and add_figure's figure size (and grid of figures).
+# 2**26 pixels is 8192 x 8192 (256 MiB as RGBA), beyond any screen and any figure saved for
+# a paper; without a bound, rescale=1e5 or a figure 10**5 inches wide asks for terabytes and
+# the process is OOM-killed. Images of the caller's own arrays are not capped (their size is
+# the caller's data).
+MAX_DRAWN_PIXELS = 1 << 26
 BOX_COLOR = (255, 0, 0)
 BOX_THICKNESS = 2
 

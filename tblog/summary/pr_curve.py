@@ -21,6 +21,11 @@ from tblog.summary.tensor import DATA_CLASS_TENSOR, real_array, tensor_value
 
 PLUGIN_NAME = "pr_curves"
 MINIMUM_COUNT = 1e-7
+# The most thresholds one curve may have. The curve is a [6, num_thresholds] tensor (and the
+# binning allocates a few more of that length), so num_thresholds=10**9 would take tens of
+# gigabytes; 65,536 points is far finer than TensorBoard's chart can show (torch caps it at
+# 127) and encodes to about 1.5 MB.
+MAX_THRESHOLDS = 1 << 16
 RAW_NAMES = (
     "true_positive_counts",
     "false_positive_counts",
@@ -38,11 +43,13 @@ def metadata(num_thresholds: int) -> bytes:
 
 
 def check_num_thresholds(num_thresholds: Any) -> int:
-    """An int >= 2."""
+    """An int from 2 to ``MAX_THRESHOLDS``."""
     if isinstance(num_thresholds, (bool, np.bool_)) or not isinstance(num_thresholds, (int, np.integer)):
-        raise TypeError(f"num_thresholds must be an int >= 2; got {num_thresholds!r}")
-    if num_thresholds < 2:
-        raise ValueError(f"num_thresholds must be an int >= 2; got {int(num_thresholds)}")
+        raise TypeError(f"num_thresholds must be an int from 2 to {MAX_THRESHOLDS}; got {num_thresholds!r}")
+    if not 2 <= num_thresholds <= MAX_THRESHOLDS:
+        raise ValueError(
+            f"num_thresholds must be an int from 2 to {MAX_THRESHOLDS}; got {int(num_thresholds)}"
+        )
     return int(num_thresholds)
 
 

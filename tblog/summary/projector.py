@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tblog import _convert
 from tblog.proto import projector_config_pb2
 from tblog.summary.png import encode_png
 
@@ -112,7 +113,7 @@ def _cell(value: Any, where: str) -> str:
         text = str(value)
     if "\t" in text or "\n" in text or "\r" in text:
         raise ValueError(f"{where} must not hold a tab or line break (TSV cell); got {text[:60]!r}")
-    return text
+    return text if text.isascii() else _convert.text(text, where)
 
 
 def _rows(values: Any, name: str) -> list[Any]:
