@@ -38,7 +38,7 @@ def _event_files(root: Path) -> list[Path]:
 
 
 def _pid(event_file: Path) -> int:
-    """The writer's process id, from ``events.out.tfevents.<time>.<host>.<pid>.<n>``."""
+    """The writer's process id, from ``events.out.tfevents.<time>.<host>.<pid>.tblog<n>``."""
     return int(event_file.name.split(".")[-2])
 
 

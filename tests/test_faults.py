@@ -147,7 +147,7 @@ def steps_by_file(logdir: Path, tag: str) -> dict[str, list[int]]:
     """Steps of ``tag`` in each event file (keyed by the pid in the name), in file order."""
     found: dict[str, list[int]] = {}
     for name in read.event_files(logdir):
-        match = re.match(r"events\.out\.tfevents\.\d+\..*\.(\d+)\.\d+", os.path.basename(name))
+        match = re.match(r"events\.out\.tfevents\.\d+\..*\.(\d+)\.tblog\d+", os.path.basename(name))
         assert match, name
         pid = match.group(1)
         found.setdefault(pid, []).extend(

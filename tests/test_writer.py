@@ -166,14 +166,16 @@ def test_purge_step_hides_points_of_the_crashed_run(tmp_path: Path, event_accumu
 
 
 def test_event_file_name_header_and_uniqueness(tmp_path: Path) -> None:
-    """Files are named events.out.tfevents.<time>.<host>.<pid>.<n><suffix>, unique per writer,
+    """Files are named events.out.tfevents.<time>.<host>.<pid>.tblog<n><suffix>, unique per writer,
     and begin with file_version brain.Event:2 written by tblog."""
     writers = [tblog.SummaryWriter(tmp_path, filename_suffix=".v1") for _ in range(3)]
     for writer in writers:
         writer.close()
     names = _event_files(tmp_path)
     assert len(names) == 3
-    pattern = rf"events\.out\.tfevents\.\d{{10}}\.{re.escape(socket.gethostname())}\.{os.getpid()}\.\d+\.v1"
+    pattern = (
+        rf"events\.out\.tfevents\.\d{{10}}\.{re.escape(socket.gethostname())}\.{os.getpid()}\.tblog\d+\.v1"
+    )
     assert all(re.fullmatch(pattern, n) for n in names)
     first = next(read.events(tmp_path / names[0]))
     assert first.file_version == "brain.Event:2"

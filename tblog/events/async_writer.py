@@ -135,19 +135,25 @@ class AsyncWriter:
 
     # ----- caller side -------------------------------------------------------------------
 
+    # Every item is appended, then ``ready`` is read again: ``close()`` sets it False before
+    # it drains the queue, so an item appended while it was still True is drained by close(),
+    # and a call that finds it False afterwards sees to its item in _after_close_began().
+
     def put_scalar(self, tag: str, value: Any, step: int, wall_time: float) -> None:
         """Queue a legacy-layout scalar for the main file (the hot path)."""
-        if not self.ready and not self._ensure_ready():
-            return
+        if not self.ready:
+            self._ensure_ready()
         queue = self.queue
         queue.append((tag, value, step, wall_time))
-        if len(queue) >= self._wake_at:
+        if not self.ready:
+            self._after_close_began()
+        elif len(queue) >= self._wake_at:
             self._kick()
 
     def put(self, kind: int, run: str, payload: Any, nbytes: int = 64) -> None:
         """Queue any other item; ``nbytes`` counts against ``max_pending_bytes``."""
-        if not self.ready and not self._ensure_ready():
-            return
+        if not self.ready:
+            self._ensure_ready()
         with self._space_lock:
             # One item larger than the whole budget still goes through, alone.
             while self._pending_bytes and self._pending_bytes + nbytes > self._max_bytes:
@@ -156,7 +162,9 @@ class AsyncWriter:
             self._pending_bytes += nbytes
             self._others_queued += 1
             self.queue.append((kind, run, payload, nbytes))
-        if len(self.queue) >= self._wake_at:
+        if not self.ready:
+            self._after_close_began()
+        elif len(self.queue) >= self._wake_at:
             self._kick()
 
     def flush(self) -> None:
@@ -164,19 +172,25 @@ class AsyncWriter:
         if self._thread is None:  # closed: nothing pending
             self._raise_pending_error()
             return
-        if not self.ready:
-            self._ensure_ready()
         done = _Wakeup()
         self.put(_BARRIER, "", done, 0)
         self._wake.set()
-        while not done.wait(_JOIN_POLL_SECS):
-            self._raise_if_dead()
+        while not done.wait(_JOIN_POLL_SECS):  # a thread that fails sets it too (_fail)
+            pass
         self._raise_pending_error()
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush everything, stop the thread and close the files. Idempotent."""
-        with self._close_lock:  # the SIGTERM helper thread may close while the caller does
+        """Flush everything, stop the thread and close the files. Idempotent.
+
+        Other threads may log while one closes: what they logged before close() began is
+        written by it; a call that comes after waits for it, then reopens (as after close())."""
+        # _state_lock: the signal helper thread, the exit hook or another of the user's
+        # threads may close or reopen while the caller does.
+        self._state_lock.acquire()  # not ``with``: see _Wakeup
+        try:
             self._close(timeout)
+        finally:
+            self._state_lock.release()
 
     def _close(self, timeout: float | None) -> None:
         thread = self._thread
@@ -193,12 +207,14 @@ class AsyncWriter:
                 f"{len(self.queue)} events are still pending"
             )
         self._thread = None
-        self.ready = False  # a thread logging meanwhile may have set it again
-        if self._error is None:
+        if self._dead:  # the thread failed; what came after cannot be written to its files
+            self._drop_queue()
+        else:
             try:  # a thread that logged while close() ran may have left a few items
                 for _ in range(-(-len(self.queue) // _BATCH_ITEMS)):
                     self._write_batch()
             except Exception as exc:
+                self._dead = True
                 self._fail(exc)
         self._close_files()
         self._purge_step = None  # like torch: a writer reopened after close() purges nothing
@@ -223,9 +239,9 @@ class AsyncWriter:
     def _wait_for_space(self) -> bool:
         """Block (holding ``_space``) until the thread has written a batch.
 
-        False: close() (from another thread, or the exit hook while a daemon thread logs)
-        ended the thread; that is no failure, so stop waiting: the item is queued after all,
-        for close() to write or for the writer's next file."""
+        False: the thread has ended (close() from another thread or the exit hook, or a
+        failure); stop waiting: the item is queued after all, and the caller's check of
+        ``ready`` sees to it."""
         self._wake.set()
         self._waiting_producers += 1
         try:
@@ -233,34 +249,61 @@ class AsyncWriter:
         finally:
             self._waiting_producers -= 1
         thread = self._thread
-        if self._closing and not self._dead and (thread is None or not thread.is_alive()):
-            return False
-        self._raise_if_dead()
-        return True
+        return not (self._dead or thread is None or not thread.is_alive())
 
-    def _ensure_ready(self) -> bool:
+    def _ensure_ready(self) -> None:
         """Raise a background error, or (re)open after close(), a failure or a fork.
 
-        False: drop the item. A thread still logging after the at-exit flush closed this writer
-        (a daemon thread) gets no new file: nothing would close it, and Python 3.12 refuses to
-        start threads at shutdown."""
+        Once the process is ending (an ending signal, or the exit hook and a thread other than
+        the main one, such as a daemon thread) a closed writer is not reopened: the call
+        blocks until the process ends. Nothing would close a new file, Python 3.12 refuses to
+        start threads at shutdown, and returning would lose the event without a word."""
         self._raise_pending_error()
-        if self._thread is None and (
-            sigterm.terminating or (_exiting and threading.current_thread() is not threading.main_thread())
-        ):
-            return False
-        if self._thread is None or self._dead:
-            self._thread = None
-            self._close_files()
-            self._open()
-        self.ready = True
-        return True
+        self._state_lock.acquire()
+        try:
+            if self._thread is None and self._process_is_ending():
+                ending = True
+            else:
+                ending = False
+                if self._thread is None or self._dead:
+                    self._reopen()
+                self.ready = True
+        finally:
+            self._state_lock.release()
+        if ending:
+            sigterm.wait_until_process_ends()
 
-    def _raise_if_dead(self) -> None:
-        thread = self._thread
-        if thread is None or self._dead or not thread.is_alive():
-            self._raise_pending_error()
-            raise BackgroundWriteError(f"tblog: the writer thread of {self.log_dir} has stopped")
+    def _after_close_began(self) -> None:
+        """This call's item was appended while close() (or a failure) had begun: see that it
+        is written, or raise, or block until the process ends; never drop it silently."""
+        self._state_lock.acquire()  # a close() under way finishes first
+        try:
+            self._raise_pending_error()  # the thread failed: the item was dropped with the rest
+            if (self._thread is not None and not self._dead) or not self.queue:
+                return  # the thread is running, or close() wrote the item
+            if self._process_is_ending():
+                ending = True
+            else:
+                ending = False
+                self._reopen()  # a new file, as for a call after close(): it writes the queue
+                self._wake.set()
+        finally:
+            self._state_lock.release()
+        if ending:
+            sigterm.wait_until_process_ends()
+
+    def _process_is_ending(self) -> bool:
+        return sigterm.terminating or (_exiting and threading.current_thread() is not threading.main_thread())
+
+    def _reopen(self) -> None:
+        self._thread = None
+        self._close_files()
+        try:
+            self._open()
+        except OSError as exc:
+            raise BackgroundWriteError(
+                f"tblog: cannot open a new event file under {self.log_dir!r} after an earlier failure: {exc}"
+            ) from exc
 
     def _raise_pending_error(self) -> None:
         error = self._error
@@ -268,12 +311,11 @@ class AsyncWriter:
             return
         self._error = None
         dropped, self._dropped = self._dropped, 0
-        if self._thread is not None and not self._dead:
-            self.ready = True  # a bad value was skipped; the thread goes on
         lost = f" {dropped} pending events were not written." if dropped else ""
+        then = " The next call opens a new event file." if self._dead else ""
         raise BackgroundWriteError(
             f"tblog: writing events under {self.log_dir!r} failed in the background thread: "
-            f"{type(error).__name__}: {error}.{lost} The next call opens a new event file."
+            f"{type(error).__name__}: {error}.{lost}{then}"
         ) from error
 
     # ----- lifecycle ---------------------------------------------------------------------
@@ -281,7 +323,7 @@ class AsyncWriter:
     def _new_sync_state(self) -> None:
         self._space_lock = threading.Lock()
         self._space = threading.Condition(self._space_lock)
-        self._close_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._wake = _Wakeup()
         self._woken = False
         self._closing = False
@@ -297,11 +339,12 @@ class AsyncWriter:
         self._closing = False
         self._detached = False
         self._dead = False
-        self._thread = threading.Thread(target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True)
-        sigterm.start_without_signals(self._thread)
+        thread = threading.Thread(target=self._run, name=f"tblog-writer:{self.log_dir}", daemon=True)
+        sigterm.start_without_signals(thread)
+        self._thread = thread  # once started: close() may join it
         self.ready = True
         _flush_at_process_exit()
-        sigterm.flush_on_sigterm(_close_all_at_exit)
+        sigterm.flush_on_signals(_close_all_at_exit)
 
     def _close_files(self) -> None:
         files, self._files = self._files, {}
@@ -349,10 +392,15 @@ class AsyncWriter:
 
     def _fail(self, exc: BaseException) -> None:
         """Keep the error for the caller; drop what can no longer be written."""
-        self._dropped += len(self.queue)
-        self.queue.clear()
         self._error = self._error or exc
         self.ready = False
+        self._drop_queue()
+
+    def _drop_queue(self) -> None:
+        items = []
+        while self.queue:  # popleft, not clear(): what callers append meanwhile is theirs to see to
+            items.append(self.queue.popleft())
+        self._dropped += len(items) - _release_barriers(items)
         with self._space:
             self._pending_bytes = 0
             self._others_queued = 0
@@ -377,7 +425,11 @@ class AsyncWriter:
             self._frame_scalars(items, buffers[""])
             self._write_buffers(buffers)
         else:
-            self._write_mixed(items, buffers)
+            try:
+                self._write_mixed(items, buffers)
+            except BaseException:
+                _release_barriers(items)  # their flush() calls raise the error
+                raise
         if self._waiting_producers:
             with self._space:
                 self._space.notify_all()
@@ -415,7 +467,9 @@ class AsyncWriter:
             else:  # large (images, histograms, …): no copy into the buffer; keep file order
                 if buffer:
                     self._write_buffers({run: buffer})
-                self._file(run).write_parts(frame_parts(event))
+                event_file = self._file(run)
+                if event_file is not None:
+                    event_file.write_parts(frame_parts(event))
             if nbytes >= _RELEASE_BYTES:  # let blocked callers go on while this batch runs
                 self._write_buffers(buffers)
                 self._release(others, nbytes)
@@ -457,17 +511,29 @@ class AsyncWriter:
     def _write_buffers(self, buffers: dict[str, bytearray]) -> None:
         for run, buffer in buffers.items():
             if buffer:
-                self._file(run).write(buffer)
+                event_file = self._file(run)
+                if event_file is not None:
+                    event_file.write(buffer)
                 buffer.clear()
 
     def _check_files(self) -> None:
         for event_file in self._files.values():
             event_file.check()
 
-    def _file(self, run: str) -> EventFile | SegmentFile:
+    def _file(self, run: str) -> EventFile | SegmentFile | None:
+        """The run's file, created on first use. None: a sub-run's file could not be created
+        (a file where its directory should be, say); its events are dropped and the error is
+        reported, while the main file and the other runs go on."""
         event_file = self._files.get(run)
         if event_file is None:
-            event_file = self._files[run] = self._new_file(run)
+            try:
+                event_file = self._new_file(run)
+            except OSError as exc:
+                if not run:
+                    raise
+                self._report(exc)
+                return None
+            self._files[run] = event_file
         return event_file
 
     def _new_file(self, run: str) -> EventFile | SegmentFile:
@@ -500,6 +566,14 @@ class AsyncWriter:
         for event_file in list(self._files.values()):
             if isinstance(event_file, SegmentFile):
                 event_file.commit()
+
+
+def _release_barriers(items: list[tuple[Any, ...]]) -> int:
+    """Wake the flush() calls waiting on the barriers among ``items``; how many there were."""
+    barriers = [item for item in items if type(item[0]) is int and item[0] == _BARRIER]
+    for item in barriers:
+        item[2].set()
+    return len(barriers)
 
 
 # Every open writer, for the at-exit flush and the fork handler. The thread of a writer holds
@@ -561,6 +635,7 @@ def _after_fork_in_child() -> None:
 
 
 atexit.register(_close_all_at_exit)
+sigterm.install_at_import()  # a writer may be created on a thread that cannot install them
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 

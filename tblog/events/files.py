@@ -2,6 +2,13 @@
 
 Writes go straight to the OS with ``os.write`` (the background writer batches them), so a
 forked child inherits no half-full Python buffer that could be written twice.
+
+Other writers share run directories with tblog (torch's and tensorboardX's writers, opened
+by frameworks beside the user's). They name files ``<prefix><time>.<host>.<pid>.<n><suffix>``
+with ``n`` counting from 0 and open them with truncation, so a tblog file named that way would
+be emptied by a torch writer of the same process opened in the same second. tblog's ``n`` is
+``tblog<n>``, which their names never hold (theirs is all digits), and its files are created
+exclusively: on a clash the next number is tried, and an existing file is never opened.
 """
 
 from __future__ import annotations
@@ -19,15 +26,21 @@ FILE_PREFIX = "events.out.tfevents."
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _HAVE_WRITEV = hasattr(os, "writev")
 
+FILE_MARK = "tblog"  # before tblog's file number: other writers put only digits there
+_CREATE_TRIES = 1000  # names tried before a directory full of clashes is reported
+
 # Numbers the files of this process, so two writers opened in one second get different names.
 _file_counter = itertools.count()
 
 
 def event_file_name(wall_time: float, suffix: str = "") -> str:
-    """``events.out.tfevents.<10-digit time>.<host>.<pid>.<n><suffix>``."""
+    """``events.out.tfevents.<10-digit time>.<host>.<pid>.tblog<n><suffix>``.
+
+    The time comes first, as in every writer's names, so tblog's files sort by creation time
+    among theirs (TensorBoard reads a run's files in name order)."""
     return (
         f"{FILE_PREFIX}{int(wall_time):010d}.{socket.gethostname()}"
-        f".{os.getpid()}.{next(_file_counter)}{suffix}"
+        f".{os.getpid()}.{FILE_MARK}{next(_file_counter)}{suffix}"
     )
 
 
@@ -37,20 +50,36 @@ def _name_path(exc: OSError, path: str) -> None:
         exc.filename = path
 
 
+def _create(directory: str, wall_time: float, suffix: str) -> tuple[str, int]:
+    """Create a new event file in ``directory``: its path and an append-only descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | _O_CLOEXEC
+    for _ in range(_CREATE_TRIES):
+        path = os.path.join(directory, event_file_name(wall_time, suffix))
+        try:
+            return path, os.open(path, flags, 0o644)
+        except FileExistsError:  # another writer's file, or one left by an earlier process
+            continue
+    raise FileExistsError(f"tblog: {_CREATE_TRIES} event file names in {directory!r} are all taken")
+
+
 class EventFile:
     """One event file, created with its ``file_version`` record (and purge marker)."""
 
     def __init__(self, directory: str, suffix: str = "", purge_step: int | None = None) -> None:
         os.makedirs(directory, exist_ok=True)
         now = time.time()
-        self.path = os.path.join(directory, event_file_name(now, suffix))
-        self._fd: int | None = os.open(
-            self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | _O_CLOEXEC, 0o644
-        )
+        self.path, fd = _create(directory, now, suffix)
+        self._fd: int | None = fd
         first = frame(_wire.file_version_event(now))
         if purge_step is not None:
             first += frame(_wire.session_start_event(now, purge_step))
-        self.write(first)
+        try:
+            self.write(first)
+        except OSError:  # disk full, say: leave neither a descriptor nor an empty file behind
+            self.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            raise
 
     def write(self, data: bytes | bytearray) -> None:
         """Append ``data``; raises OSError (disk full, file too large, …)."""

@@ -4,7 +4,7 @@ Object stores cannot append, and re-uploading a growing file on every flush cost
 quadratic in the data. So a ``SegmentFile`` keeps what is written in memory and ``commit()``
 uploads it as the next segment, a new object that is never written again::
 
-    <dir>/events.out.tfevents.<time>.<host>.<pid>.<n>.<segment:08d><suffix>
+    <dir>/events.out.tfevents.<time>.<host>.<pid>.tblog<n>.<segment:08d><suffix>
 
 Segment names sort in write order, and TensorBoard reads a directory's event files in name
 order, so the segments read back as one file. Each segment is a valid event file on its own
@@ -47,9 +47,11 @@ class SegmentFile:
         self._directory_url = directory
         self._root = root.rstrip("/")
         self._suffix = suffix
-        self._base = event_file_name(time.time())
         if _fs.is_local(self._fs):  # a real directory must exist; object stores have none
             self._fs.makedirs(self._root, exist_ok=True)
+        self._base = event_file_name(time.time())
+        while self._fs.exists(self._inner(0)):  # never overwrite an object tblog did not write
+            self._base = event_file_name(time.time())
         self._index = 0
         self._buffer: bytearray | None = bytearray()
         self._header_bytes = 0

@@ -1,10 +1,15 @@
-"""SIGTERM: flush every writer, then end the process as SIGTERM would have.
+"""SIGTERM and SIGHUP: flush every writer, then end the process as the signal would have.
 
-Python ends on SIGTERM without running atexit hooks, so tblog installs a handler, but only
-where SIGTERM has none: a handler of the user or a framework is never replaced (it is then
-theirs to call ``close()``), and only the main thread may install one.
+Python ends on SIGTERM and SIGHUP (a closed terminal or ssh session) without running atexit
+hooks, so tblog installs a handler for each, but only where the signal has none: a handler
+of the user or a framework is never replaced (it is then theirs to call ``close()``).
 
-Two hazards shape this module:
+Only the main thread may install a handler, and a writer may be created on any thread, so
+the handlers are installed when ``tblog`` is imported in the main thread (again when a writer
+opens in the main thread of a process that has none). Until a writer opens they do what the
+default action does: end the process at once.
+
+Three hazards shape this module:
 
 * The Python handler runs in the main thread between two bytecodes: perhaps inside a tblog
   lock that the writer thread needs, perhaps inside ``threading``'s bookkeeping while a
@@ -13,11 +18,17 @@ Two hazards shape this module:
 * A signal that lands just before the main thread blocks in a system call (a multiprocessing
   worker waiting for a task, which ``Pool.terminate()`` ends with SIGTERM) never runs the
   Python handler at all. So the helper also listens on ``signal.set_wakeup_fd``, which the
-  C-level handler writes at once, and after flushing sends SIGTERM to the main thread until
-  its handler ends the process with the default action.
+  C-level handler writes at once, and after flushing sends the signal to the main thread
+  until its handler ends the process with the default action.
+* A forked child inherits the handler and the wakeup descriptor, which is the parent's pipe:
+  a signal meant for the child that landed before the child had reset them was read by the
+  parent's helper as the parent's own, and the parent ended (seen with ``Pool.terminate()``
+  on a loaded machine). So the signals are blocked across ``fork()`` and unblocked in the
+  child only once it has the default action back; a child that opens a writer installs its
+  own.
 
-The main thread goes on while the helper flushes; what it logs after the signal may be dropped.
-A forked child starts with the default action and no helper until it opens a writer itself.
+While the helper flushes, the main thread goes on; a logging call that finds its writer
+closed by the helper blocks until the process ends instead of returning (see AsyncWriter).
 """
 
 from __future__ import annotations
@@ -25,26 +36,32 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 
-_MAIN_THREAD_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-_FROM_HANDLER = b"\xff"  # what tblog's own Python handler writes to the helper's pipe
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# Blocked in tblog's threads, so that the kernel hands these to the main thread.
+_MAIN_THREAD_SIGNALS = {*_ENDING_SIGNALS, signal.SIGINT}
+_FROM_HANDLER = 0x80  # tblog's handler writes signum | 0x80; the C-level wakeup writes signum
 _RESIGNAL_SECS = 0.05
 _EXIT_WAIT_SECS = 60.0  # as long as the exit flush may take
 
-terminating = False  # SIGTERM came: the writers are being closed and none may reopen
+terminating = False  # an ending signal came: the writers are being closed and none may reopen
+_received = 0  # which signal
 _terminated = threading.Event()  # ... and now they are closed
-_helper_pid: int | None = None  # the process whose helper thread reads _wake_fd
+_handler_pid: int | None = None  # the process whose handlers write to _wake_fd
+_helper_pid: int | None = None  # the process whose helper thread reads _read_fd
 _wake_fd: int | None = None  # write end of the helper's pipe
 _read_fd: int | None = None  # its read end
 _wakeup_is_ours = False  # signal.set_wakeup_fd points at _wake_fd
 _close_all: Callable[[], None] | None = None  # closes every writer of the process
+_start_lock = threading.Lock()
 
 
 def start_without_signals(thread: threading.Thread) -> None:
-    """Start a tblog thread with SIGTERM and SIGINT blocked in it (it inherits the mask).
+    """Start a tblog thread with the ending signals and SIGINT blocked in it (it inherits the mask).
 
     Python runs signal handlers in the main thread only. A process-directed signal that the
     kernel hands to one of tblog's threads instead does not interrupt a main thread blocked in
@@ -60,111 +77,195 @@ def start_without_signals(thread: threading.Thread) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def flush_on_sigterm(close_all: Callable[[], None]) -> None:
-    """Have SIGTERM run ``close_all`` first, where nobody else handles SIGTERM.
+def install_handlers() -> None:
+    """Install tblog's handler for each ending signal that has the default action.
 
-    Called whenever a writer opens a file; cheap after the first call of a process.
-    """
-    global _close_all
-    _close_all = close_all
-    if _helper_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
+    Does nothing off the main thread and in a process that has them already."""
+    global _handler_pid
+    if _handler_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
         return
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        free = [s for s in _ENDING_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
+        if not free:
             return
-        read_fd = _open_pipe()
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        _open_pipe()
+        for signum in free:
+            signal.signal(signum, _on_signal)
     except (ValueError, OSError, AttributeError):  # no signals here (embedded, some platforms)
         return
-    helper = threading.Thread(target=_flush_then_end, args=(read_fd,), name="tblog-sigterm")
-    helper.daemon = True
-    start_without_signals(helper)
+    _handler_pid = os.getpid()
 
 
-def _open_pipe() -> int:
+def install_at_import() -> None:
+    """``install_handlers()``, except in a multiprocessing child being started with 'spawn':
+    a worker that never opens a writer keeps the default action (see the second hazard)."""
+    if not _in_multiprocessing_child():
+        install_handlers()
+
+
+def _in_multiprocessing_child() -> bool:
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return False
+    # ``_inheriting``: set while a spawned child unpickles its parent's state and imports the
+    # parent's main module (before ``parent_process()`` is known).
+    current = process.current_process()
+    return bool(getattr(current, "_inheriting", False)) or process.parent_process() is not None
+
+
+def flush_on_signals(close_all: Callable[[], None]) -> None:
+    """Have the ending signals run ``close_all`` first, where tblog's handlers are installed.
+
+    Called whenever a writer opens a file, from any thread; cheap after the first call of a
+    process."""
+    global _close_all, _helper_pid
+    _close_all = close_all
+    if _helper_pid == os.getpid():
+        return
+    install_handlers()
+    with _start_lock:
+        if _helper_pid == os.getpid() or _handler_pid != os.getpid() or _read_fd is None:
+            return
+        helper = threading.Thread(target=_flush_then_end, args=(_read_fd,), name="tblog-signals")
+        helper.daemon = True
+        start_without_signals(helper)
+        _helper_pid = os.getpid()
+
+
+def _open_pipe() -> None:
     """The helper's pipe, also made the wakeup fd if nobody (asyncio, say) has one."""
-    global _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours
+    global _wake_fd, _read_fd, _wakeup_is_ours
     _read_fd, _wake_fd = os.pipe()
     os.set_blocking(_wake_fd, False)  # signal handlers must never block
-    _helper_pid = os.getpid()
     previous = signal.set_wakeup_fd(_wake_fd, warn_on_full_buffer=False)
     _wakeup_is_ours = previous == -1
     if not _wakeup_is_ours:
         signal.set_wakeup_fd(previous)
-    return _read_fd
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    global terminating
+def _on_signal(signum: int, frame: object) -> None:
+    global terminating, _received
     if _terminated.is_set() or _helper_pid != os.getpid() or _wake_fd is None:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        _end_with(signum)
     elif not terminating:
         terminating = True
+        _received = signum
         with contextlib.suppress(OSError):
-            os.write(_wake_fd, _FROM_HANDLER)
+            os.write(_wake_fd, bytes([signum | _FROM_HANDLER]))
+
+
+def _end_with(signum: int) -> None:
+    """The signal's default action, now."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _signal_in(data: bytes) -> int:
+    """The ending signal that ``data`` from the pipe reports, or 0."""
+    for byte in data:
+        if byte & _FROM_HANDLER:
+            return byte & ~_FROM_HANDLER
+        # A signal number from the wakeup fd counts only while tblog's handler is installed: a
+        # handler of the user's (installed later) decides for itself, and may chain to ours.
+        if byte in _ENDING_SIGNALS and signal.getsignal(byte) is _on_signal:
+            return byte
+    return 0
 
 
 def _flush_then_end(read_fd: int) -> None:
+    global terminating, _received
     while True:
-        data = os.read(read_fd, 64)
-        if not data:  # closed: this process is a forked child's copy
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:  # closed under us: this process is a forked child's copy
             return
-        # Signal numbers from the wakeup fd count only while tblog's handler is installed: a
-        # handler of the user's (installed later) decides for itself, and may chain to ours.
-        if _FROM_HANDLER in data or (
-            bytes([signal.SIGTERM]) in data and signal.getsignal(signal.SIGTERM) is _on_sigterm
-        ):
+        if not data:
+            return
+        signum = _signal_in(data)
+        if signum:
             break
-    global terminating
+    _received = signum
     terminating = True
     if _close_all is not None:
         _close_all()
     _terminated.set()
     main = threading.main_thread().ident
-    while signal.getsignal(signal.SIGTERM) is _on_sigterm and main is not None:
+    while signal.getsignal(signum) is _on_signal and main is not None:
         # To the main thread itself, until its handler runs: one that lands just before the
         # main thread blocks in a system call is not seen there.
-        signal.pthread_kill(main, signal.SIGTERM)
+        signal.pthread_kill(main, signum)
         time.sleep(_RESIGNAL_SECS)
 
 
+def wait_until_process_ends() -> None:
+    """Block for good: the caller's writer was closed because the process is ending.
+
+    In the main thread the signal's handler still runs here (lock waits are interrupted by
+    signals) and ends the process."""
+    forever = threading.Event()
+    while True:
+        forever.wait(3600)
+
+
 def end_if_terminated_in_main_thread() -> None:
-    """At the exit of a process that got SIGTERM: end as SIGTERM would have (status -15).
+    """At the exit of a process that got an ending signal: end as it would have (-15, -1).
 
     The main thread may reach the end of the script while the helper still flushes; without
     this the process would exit 0. Only while tblog's handler is installed: a handler of the
     user's that chained to ours decides the exit status itself.
     """
+    signum = _received
     if (
         terminating
+        and signum
         and _helper_pid == os.getpid()
         and threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is _on_sigterm
+        and signal.getsignal(signum) is _on_signal
     ):
         _terminated.wait(_EXIT_WAIT_SECS)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _end_with(signum)
+
+
+# ----- fork: the child must never act on, or report, a signal with the parent's state --------
+
+_fork_masks = threading.local()
+
+
+def _before_fork() -> None:
+    if _handler_pid == os.getpid() and hasattr(signal, "pthread_sigmask"):
+        _fork_masks.previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING_SIGNALS)
+
+
+def _after_fork_in_parent() -> None:
+    previous = getattr(_fork_masks, "previous", None)
+    if previous is not None:
+        _fork_masks.previous = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _after_fork_in_child() -> None:
-    """The parent's pipe and helper are not this process's: start with the default action."""
-    global _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours, terminating
-    if _helper_pid is None:
-        return
-    with contextlib.suppress(ValueError, OSError):
-        if _wakeup_is_ours:
-            signal.set_wakeup_fd(-1)
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for fd in (_wake_fd, _read_fd):
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    _helper_pid = _wake_fd = _read_fd = None
+    """The parent's pipe and helper are not this process's: back to the default action, then
+    let through what was blocked across the fork."""
+    global _handler_pid, _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours, terminating, _received
+    if _handler_pid is not None:
+        with contextlib.suppress(ValueError, OSError):
+            if _wakeup_is_ours:
+                signal.set_wakeup_fd(-1)
+            for signum in _ENDING_SIGNALS:
+                if signal.getsignal(signum) is _on_signal:
+                    signal.signal(signum, signal.SIG_DFL)
+        for fd in (_wake_fd, _read_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    _handler_pid = _helper_pid = _wake_fd = _read_fd = None
     _wakeup_is_ours = terminating = False
+    _received = 0
     _terminated.clear()
+    _after_fork_in_parent()  # the same mask restore
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )

@@ -1,0 +1,431 @@
+"""The fault suite, continued: other writers beside tblog, racing threads, full disks, signals.
+
+Each case runs in a real subprocess (tests/test_faults.py's ``Child``, with its hard timeout)
+and TensorBoard's own EventAccumulator counts what came back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_faults import _TIMEOUT, Child, no_traceback, run_child, steps
+
+# ----- other writers in the same run directory -------------------------------------------------
+
+
+@pytest.mark.framework
+@pytest.mark.parametrize(
+    "order",
+    [("tblog", "torch", "tensorboardX"), ("torch", "tensorboardX", "tblog")],
+    ids=["tblog-first", "tblog-last"],
+)
+def test_other_writers_in_the_same_directory_and_second(
+    tmp_path: Path, event_accumulator: Any, order: tuple[str, ...]
+) -> None:
+    """torch's, tensorboardX's and tblog's writers opened in one run directory within the same
+    second, in either order: no writer truncates another's file, none fails to open, and every
+    event of every writer is read back (torch names its files like tblog used to, and opens
+    them with truncation)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboardX")
+    rc, out, err = run_child(
+        tmp_path,
+        f"""
+import torch.utils.tensorboard, tensorboardX
+makers = {{
+    "tblog": tblog.SummaryWriter,
+    "torch": torch.utils.tensorboard.SummaryWriter,
+    "tensorboardX": tensorboardX.SummaryWriter,
+}}
+while time.time() % 1 > 0.5:  # open all three in one second
+    time.sleep(0.01)
+second = int(time.time())
+writers = [(name, makers[name](LOGDIR)) for name in {list(order)!r}]
+print(int(time.time()) == second)
+for i in range(500):
+    for name, writer in writers:
+        writer.add_scalar(name, i, i)
+for name, writer in writers:
+    writer.close()
+""",
+    )
+    assert rc == 0 and no_traceback(err), err
+    assert out.split() == ["True"]  # the three were opened in the same second
+    acc = event_accumulator(tmp_path / "run")
+    for name in order:
+        assert steps(acc, name) == list(range(500)), name
+    assert len([n for n in os.listdir(tmp_path / "run") if "tfevents" in n]) == 3
+
+
+def test_file_names_are_never_taken_twice(tmp_path: Path, event_accumulator: Any) -> None:
+    """A file already holding the name tblog would pick next (left by an earlier process with
+    the same pid, or planted) is neither opened nor truncated: tblog takes the next name."""
+    rc, out, err = run_child(
+        tmp_path,
+        """
+os.makedirs(LOGDIR)
+now = time.time()
+taken = [files.event_file_name(now) for _ in range(5)]
+files._file_counter = __import__("itertools").count()  # tblog's next names are those
+for name in taken:
+    with open(os.path.join(LOGDIR, name), "wb") as f:
+        f.write(b"not tblog's")
+writer = tblog.SummaryWriter(LOGDIR)
+writer.add_scalar("x", 1.0, 1)
+writer.close()
+print(all(open(os.path.join(LOGDIR, n), "rb").read() == b"not tblog's" for n in taken))
+""",
+    )
+    assert (rc, out.split(), err) == (0, ["True"], "")
+    assert steps(event_accumulator(tmp_path / "run"), "x") == [1]
+
+
+# ----- threads racing close() -----------------------------------------------------------------
+
+_CLOSE_RACE = """
+THREADS, CALLS = {threads}, {calls}
+writer = tblog.SummaryWriter(LOGDIR, max_queue=50, max_pending_events=200)
+returned = [0] * THREADS
+raised = []
+
+
+def log(k):
+    for i in range(CALLS):
+        try:
+            writer.add_scalar(f"t{{k}}", i, i)
+        except Exception as exc:  # allowed: a clear error instead of a lost call
+            raised.append(f"{{type(exc).__name__}}: {{exc}}")
+            continue
+        returned[k] += 1
+
+
+def closer():
+    while any(t.is_alive() for t in threads):
+        writer.close()
+        time.sleep(0.001)
+
+
+threads = [threading.Thread(target=log, args=(k,)) for k in range(THREADS)]
+for t in threads:
+    t.start()
+closing = threading.Thread(target=closer)
+closing.start()
+for t in threads:
+    t.join()
+closing.join()
+writer.close()
+print(json.dumps({{"returned": returned, "raised": raised[:5], "n_raised": len(raised)}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [8, 32])
+def test_close_from_another_thread_while_threads_log(
+    tmp_path: Path, event_accumulator: Any, threads: int
+) -> None:
+    """Threads log while another thread calls close() over and over: every call that returned
+    is in the files exactly once (written before the close, or in the file the next call
+    reopens); nothing hangs, and no EBADF or 'cannot join thread' is printed."""
+    calls = 200_000 // threads
+    rc, out, err = run_child(tmp_path, "import json\n" + _CLOSE_RACE.format(threads=threads, calls=calls))
+    assert rc == 0 and no_traceback(err), err
+    result = json.loads(out)
+    assert result["n_raised"] == 0, result["raised"]
+    acc = event_accumulator(tmp_path / "run")
+    for k, returned in enumerate(result["returned"]):
+        found = Counter(steps(acc, f"t{k}"))
+        assert sum(found.values()) == returned == calls, (k, returned, sum(found.values()))
+        assert set(found.values()) == {1}  # each once
+    print(f"close race, {threads} threads: {calls * threads} calls, all read back once")
+
+
+# ----- a full disk ------------------------------------------------------------------------------
+
+
+def _in_small_tmpfs(tmp_path: Path, body: str, size: str = "1m") -> tuple[int, str, str]:
+    """Run ``body`` as a child whose LOGDIR's parent is a fresh tmpfs of ``size`` (in its own
+    mount namespace, so nothing is left mounted); the child copies what it wrote to
+    ``tmp_path/copy`` before it ends."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = tmp_path / "child.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, os, shutil, sys, time
+            import tblog
+            LOGDIR = os.environ["LOGDIR"]
+            try:
+            {body}
+            finally:
+                shutil.copytree(LOGDIR, os.environ["COPY"])
+            """
+        ).format(body=textwrap.indent(textwrap.dedent(body), "    "))
+    )
+    env = dict(os.environ, LOGDIR=os.fspath(disk / "run"), COPY=os.fspath(tmp_path / "copy"))
+    command = f"mount -t tmpfs -o size={size} tmpfs {disk} && exec {sys.executable} {script}"
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.slow
+def test_disk_full_leaks_nothing_and_recovers(tmp_path: Path, event_accumulator: Any) -> None:
+    """On a full disk (ENOSPC on a 1 MiB tmpfs) every failing call raises tblog's error naming
+    the log directory; no descriptor leaks, no empty file is left; once space is freed the
+    writer goes on, and everything written before and after is read back."""
+    rc, out, err = _in_small_tmpfs(
+        tmp_path,
+        """
+        os.makedirs(LOGDIR)
+        filler = os.path.join(os.path.dirname(LOGDIR), "filler")
+        with open(filler, "wb") as f:  # leave about 100 KiB free
+            f.write(b"x" * (os.statvfs(LOGDIR).f_bavail * os.statvfs(LOGDIR).f_frsize - (100 << 10)))
+        writer = tblog.SummaryWriter(LOGDIR, max_queue=100)
+        fds_before = len(os.listdir("/proc/self/fd"))
+        errors, kinds, written = 0, set(), 0
+        for i in range(20_000):  # ~40 B a scalar: the disk fills after a few thousand
+            try:
+                writer.add_scalar("before", i, i)
+                written = i + 1
+                if i % 100 == 99:
+                    writer.flush()
+            except tblog.BackgroundWriteError as exc:
+                errors += 1
+                kinds.add(type(exc.__cause__).__name__)
+                message = str(exc)
+            except OSError as exc:  # a raw OSError is what this test forbids
+                errors += 1
+                kinds.add("raw " + type(exc).__name__)
+                message = str(exc)
+            if errors >= 300:
+                break
+        fds_after = len(os.listdir("/proc/self/fd"))
+        empty = [n for n in os.listdir(LOGDIR) if os.path.getsize(os.path.join(LOGDIR, n)) == 0]
+        os.unlink(filler)
+        for i in range(100):
+            writer.add_scalar("after", i, i)
+        writer.close()
+        print(json.dumps(dict(errors=errors, kinds=sorted(kinds), message=message, empty=empty,
+                              fds=fds_after - fds_before, logdir=LOGDIR)))
+        """,
+    )
+    assert rc == 0, err
+    result = json.loads(out)
+    print(
+        f"disk full: {result['errors']} errors, fd growth {result['fds']}, empty files {len(result['empty'])}"
+    )
+    assert result["errors"] >= 300
+    assert result["kinds"] == ["OSError"], result  # all of them tblog's, caused by ENOSPC
+    assert "No space left on device" in result["message"] and result["logdir"] in result["message"]
+    assert result["fds"] <= 0, result
+    assert result["empty"] == []
+    assert no_traceback(err), err
+    acc = event_accumulator(tmp_path / "copy")
+    assert steps(acc, "after") == list(range(100))
+    before = steps(acc, "before")
+    assert before == list(range(len(before))) and len(before) > 1000  # a gap-free prefix
+
+
+# ----- a sub-run that cannot be created ---------------------------------------------------------
+
+
+def test_sub_run_blocked_by_a_file_keeps_the_other_events(tmp_path: Path, event_accumulator: Any) -> None:
+    """A regular file where add_scalars' sub-run directory should go: the next call raises an
+    error naming it, the writer thread goes on, and every other event, logged before and after
+    (main run and the other sub-run), is written."""
+    rc, out, err = run_child(
+        tmp_path,
+        """
+os.makedirs(LOGDIR)
+open(os.path.join(LOGDIR, "pair_u"), "w").close()
+writer = tblog.SummaryWriter(LOGDIR, max_queue=10)
+for i in range(1000):
+    writer.add_scalar("main", i, i)
+writer.add_scalars("pair", {"u": 1.0, "v": 2.0}, 5)
+try:
+    writer.flush()
+except tblog.BackgroundWriteError as exc:
+    print(exc)
+for i in range(1000, 2000):
+    writer.add_scalar("main", i, i)
+writer.close()
+""",
+    )
+    assert rc == 0 and no_traceback(err), err
+    assert "pair_u" in out and "File exists" in out, out
+    assert steps(event_accumulator(tmp_path / "run"), "main") == list(range(2000))
+    assert steps(event_accumulator(tmp_path / "run" / "pair_v"), "pair") == [5]
+
+
+# ----- signals -----------------------------------------------------------------------------------
+
+
+def test_sighup_flushes_like_sigterm(tmp_path: Path, event_accumulator: Any) -> None:
+    """SIGHUP (a closed terminal or ssh session) with its default disposition: every pending
+    event is written, and the process still ends with SIGHUP's status."""
+    child = Child(
+        tmp_path,
+        """
+writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
+for i in range(50_000):
+    writer.add_scalar("x", i, i)
+Progress().set(1)
+time.sleep(60)
+""",
+    )
+    child.wait_for_progress(1)
+    child.proc.send_signal(signal.SIGHUP)
+    rc, _, err = child.finish()
+    assert rc == -signal.SIGHUP and no_traceback(err), (rc, err)
+    assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
+
+
+def test_sigterm_with_a_writer_of_another_thread(tmp_path: Path, event_accumulator: Any) -> None:
+    """A writer created and used on a thread other than the main one: SIGTERM writes every
+    pending event before the process ends with -15."""
+    child = Child(
+        tmp_path,
+        """
+def work():
+    writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
+    for i in range(50_000):
+        writer.add_scalar("x", i, i)
+    Progress().set(1)
+    time.sleep(60)
+
+
+threading.Thread(target=work, daemon=True).start()
+time.sleep(60)
+""",
+    )
+    child.wait_for_progress(1)
+    child.proc.send_signal(signal.SIGTERM)
+    rc, _, err = child.finish()
+    assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
+    assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
+
+
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_calls_that_return_after_sigterm_are_written(
+    tmp_path: Path, event_accumulator: Any, thread: str
+) -> None:
+    """The caller keeps logging while tblog flushes after SIGTERM: every call that returned,
+    before or after the signal, is in the file (a call that finds the writer closed blocks
+    until the process ends instead of returning)."""
+    loop = """
+def work():
+    writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=1000)
+    progress = Progress()
+    i = 0
+    while True:
+        writer.add_scalar("x", i, i)
+        i += 1
+        progress.set(i)
+"""
+    start = (
+        "work()"
+        if thread == "main"
+        else "threading.Thread(target=work, daemon=True).start()\ntime.sleep(120)"
+    )
+    child = Child(tmp_path, loop + start + "\n")
+    child.wait_for_progress(100_000)
+    child.proc.send_signal(signal.SIGTERM)
+    rc, _, err = child.finish()
+    returned = child.progress()
+    assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
+    found = steps(event_accumulator(tmp_path / "run"), "x")
+    assert found[:returned] == list(range(returned)), (len(found), returned)
+    print(f"after SIGTERM ({thread} thread): {returned} calls returned, {len(found)} read back")
+
+
+# ----- multiprocessing pools on a loaded machine --------------------------------------------------
+
+_BUSY = "import time\nend = time.time() + 300\nwhile time.time() < end: pass"
+_POOL_SCRIPT = """
+import multiprocessing, os, sys
+import tblog
+
+
+def work(writer, n):
+    for i in range(20):
+        writer.add_scalar("child", n * 1000 + i, i)
+
+
+if __name__ == "__main__":
+    writer = tblog.SummaryWriter(sys.argv[1], flush_secs=3600)
+    writer.add_scalar("parent", 0, 0)
+    ctx = multiprocessing.get_context("fork")
+    for round in range(int(sys.argv[2])):
+        with ctx.Pool(2) as pool:
+            pool.starmap(work, [(writer, round)])
+"""
+
+
+@pytest.mark.slow
+def test_pool_terminate_under_load_never_hits_the_parent(tmp_path: Path) -> None:
+    """Pools whose workers are ended with SIGTERM by ``terminate()``, four scripts at once next
+    to two busy processes: no parent ends with a SIGTERM meant for its workers (a worker's
+    signal that landed before it had reset the inherited handler used to be written to the
+    parent's wake-up pipe), none hangs, and every worker event is written once."""
+    script = tmp_path / "pools.py"
+    script.write_text(_POOL_SCRIPT)
+    burners = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import time\nend = time.time() + 300\nwhile time.time() < end: pass"]
+        )
+        for _ in range(2)
+    ]
+    try:
+        runs = [
+            subprocess.Popen(
+                [sys.executable, os.fspath(script), os.fspath(tmp_path / f"run{k}"), "30"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for k in range(4)
+        ]
+        results = []
+        for proc in runs:
+            try:
+                _, err = proc.communicate(timeout=4 * _TIMEOUT)
+            except subprocess.TimeoutExpired:
+                for other in runs:
+                    os.killpg(other.pid, signal.SIGKILL)
+                raise AssertionError("a pool script hung") from None
+            results.append((proc.returncode, err))
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert [rc for rc, _ in results] == [0] * 4, results
+    assert all(no_traceback(err) for _, err in results), results
+    from tblog import read
+
+    for k in range(4):
+        found = Counter(
+            e.step
+            for name in read.event_files(tmp_path / f"run{k}")
+            for e in read.events(name, on_corrupt="raise")
+            if e.WhichOneof("what") == "summary" and e.summary.value[0].tag == "child"
+        )
+        assert found == Counter(list(range(20)) * 30), k
