@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
@@ -50,17 +52,41 @@ def rows(columns: Columns) -> Iterator[list[Any]]:
         yield [_cell(columns[name][i]) for name in names]
 
 
+# A text cell a spreadsheet would run as a formula (CSV injection): =, +, - or @ first, or a
+# tab or carriage return before one of them. Such cells get a leading ' (OWASP's advice), unless
+# the whole text is a plain number, which a spreadsheet reads as that number, not as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ' if a spreadsheet would take it for a formula."""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly; a number, never neutralised (-1.5 stays -1.5)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)  # starts with [ or {
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
+    return value  # int, bool, None
+
+
 def write_csv(columns: Columns, out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(columns))
-    for row in rows(columns):
-        # repr() round-trips a float exactly; lists and dicts go in as JSON text.
-        writer.writerow(
-            [
-                repr(v) if isinstance(v, float) else json.dumps(v) if isinstance(v, (list, dict)) else v
-                for v in row
-            ]
-        )
+    """``columns`` as CSV: floats as ``repr`` (exact), lists and dicts as JSON text, and text that
+    starts like a spreadsheet formula (=, +, -, @, tab, CR) with a leading ' so that Excel,
+    LibreOffice or Google Sheets show it instead of running it; numbers are left as they are."""
+    plain = csv.writer(out, lineterminator="\n")
+    # Python < 3.13 does not quote a field holding a lone CR, which readers take for a line end:
+    # a row with one is written with every field quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    header = [spreadsheet_safe(str(name)) for name in columns]  # hparam names are columns
+    for cells in itertools.chain([header], ([_csv_cell(v) for v in row] for row in rows(columns))):
+        (quoted if any(isinstance(c, str) and "\r" in c for c in cells) else plain).writerow(cells)
 
 
 def write_json(columns: Columns, out: TextIO, lines: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from tblog import _decode_values as decode
 from tblog._cli_records import DASHBOARDS, GrowingFile, TagKinds, event_dashboards
+from tblog.events.record import open_regular
 
 PROJECTOR_CONFIG = "projector_config.pbtxt"
 _TENSOR_NAME = re.compile(r'tensor_name:\s*"((?:[^"\\]|\\.)*)"')
@@ -116,9 +117,9 @@ def side_files(logdir: str) -> dict[str, dict[str, list[str]]]:
     for directory, _, names in os.walk(logdir):
         where = os.path.relpath(directory, logdir).replace(os.sep, "/")
         if PROJECTOR_CONFIG in names:
-            try:
-                with open(os.path.join(directory, PROJECTOR_CONFIG), encoding="utf-8") as config:
-                    tensors = _TENSOR_NAME.findall(config.read())
+            try:  # opened without blocking: a FIFO of that name is "unreadable", not a hang
+                with open_regular(os.path.join(directory, PROJECTOR_CONFIG)) as config:
+                    tensors = _TENSOR_NAME.findall(config.read().decode("utf-8"))
             except (OSError, UnicodeDecodeError):
                 tensors = ["(unreadable)"]
             found["projector"][where] = tensors

@@ -14,9 +14,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from tblog import _fs
-from tblog.events.record import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from tblog.events.record import (
+    FOOTER_SIZE,
+    HEADER_SIZE,
+    STREAM_CRC_ABOVE,
+    NotRegularFileError,
+    masked_crc32c,
+    payload_intact,
+)
 from tblog.proto import event_pb2
-from tblog.read import tensor_to_numpy
+from tblog.read import _open_event_file, tensor_to_numpy
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -78,10 +85,25 @@ class GrowingFile:
         return 0 if self.dead else max(0, self.size - self.offset)
 
     def records(self, final: bool = False) -> Iterator[bytes]:
-        """The payloads of the complete records added since the last call."""
+        """The payloads of the complete records added since the last call.
+
+        A file that cannot be opened (no regular file, no permission) is reported once in
+        ``corrupt`` and not looked at again; a file that no longer exists raises
+        ``FileNotFoundError`` (``tblog tail`` waits for it to come back)."""
         if self.dead:
             return
-        with _fs.open_for_reading(self.path) as stream:
+        try:
+            stream = _open_event_file(self.path)
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            self.dead = True
+            reason = (
+                str(error) if isinstance(error, NotRegularFileError) else f"{self.path}: {error.strerror}"
+            )
+            self.corrupt.append(f"{reason}; skipped")
+            return
+        with stream:
             self.size = stream.seek(0, os.SEEK_END)
             if self.size < self.offset:  # truncated or replaced: start again
                 self.offset = 0
@@ -100,9 +122,18 @@ class GrowingFile:
                 end = self.offset + HEADER_SIZE + length + FOOTER_SIZE
                 if end > self.size:
                     return  # the rest of this record is not written yet
-                payload = stream.read(length)
-                footer = stream.read(FOOTER_SIZE)
-                if masked_crc32c(payload) != _U32.unpack(footer)[0]:
+                intact: bool | None = True
+                if length > STREAM_CRC_ABOVE:  # checked in pieces first: it may claim gigabytes of garbage
+                    intact = payload_intact(stream, length)
+                    if intact is None:
+                        return  # the file shrank meanwhile
+                    if intact:
+                        stream.seek(self.offset + HEADER_SIZE)
+                if intact:
+                    payload = stream.read(length)
+                    footer = stream.read(FOOTER_SIZE)
+                    intact = masked_crc32c(payload) == _U32.unpack(footer)[0]
+                if not intact:
                     if not self._confirmed(final):
                         return
                     self.corrupt.append(

@@ -10,6 +10,7 @@ import heapq
 import json
 import math
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Follower:
         self.files: dict[str, GrowingFile] = {}
         self.kinds: dict[str, TagKinds] = {}
         self.reported = 0  # corrupt-record messages already shown
+        self.listing_problems: dict[str, bool] = {}  # what could not be listed -> shown yet?
         self.seen = 0  # points found by the last poll
 
     def poll(self, last: int | None = None) -> list[Point]:
@@ -46,9 +48,15 @@ class Follower:
         batches: list[Iterable[Point]] = []
         self.seen = 0
         try:
-            found = find_runs(self.logdir)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                found = find_runs(self.logdir)  # warns about what cannot be read
         except FileNotFoundError:  # removed while we follow it: wait for it to come back
             found = {}
+        for warning in caught:
+            message = str(warning.message)
+            if message not in self.listing_problems:  # each poll lists the directory again
+                self.listing_problems[message] = False
         for run, paths in found.items():
             kinds = self.kinds.setdefault(run, TagKinds())
             for path in paths:
@@ -71,9 +79,11 @@ class Follower:
                     yield Point(event.wall_time, run, value.tag, event.step, number)
 
     def new_problems(self) -> list[str]:
-        """Corrupt-record messages not shown yet."""
+        """Messages not shown yet: what could not be listed or read, corrupted records."""
+        fresh = [message for message, shown in self.listing_problems.items() if not shown]
+        self.listing_problems.update(dict.fromkeys(fresh, True))
         messages = [m for source in self.files.values() for m in source.corrupt]
-        fresh = messages[self.reported :]
+        fresh += messages[self.reported :]
         self.reported = len(messages)
         return fresh
 

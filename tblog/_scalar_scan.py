@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from tblog import _fs, _scan
-from tblog.events.record import OnCorrupt, report_corrupt
+from tblog import _scan
+from tblog.events.record import FOOTER_SIZE, HEADER_SIZE, OnCorrupt, payload_intact, report_corrupt
 from tblog.proto import event_pb2
+from tblog.read import _open_or_report
 
 _PIECE = 64 << 20  # bytes read at once; a larger record makes the piece grow to hold it
 _MAX_TEMPLATES = 16  # templates tried per record length before the rest go to protobuf
 _MAX_VALUES = 4096  # values per event handled by a template
 _MAX_LENGTH = 1 << 16  # longer records always go to protobuf
 _SAMPLE = 1024  # rows sampled for the tags of a template slot
+_OVERHEAD = HEADER_SIZE + FOOTER_SIZE
+_U64 = struct.Struct("<Q")
 
 
 class RunScalars(NamedTuple):
@@ -162,12 +166,20 @@ def _pieces(
     file: str, on_corrupt: OnCorrupt, storage_options: dict[str, Any] | None
 ) -> Iterator[tuple[bytes, _scan.Records, int, int]]:
     """(bytes, their complete records, index in the file of the first, file offset) for each
-    piece of ``file``; payload CRCs are not checked yet."""
-    with _fs.open_for_reading(file, storage_options) as stream:
+    piece of ``file``; payload CRCs are not checked yet.
+
+    A record too big for a piece is read whole only once its CRC, checked in pieces straight
+    from the file, proves it is what its header claims: a valid-CRC header claiming gigabytes
+    of garbage costs no memory."""
+    stream = _open_or_report(file, on_corrupt, storage_options)
+    if stream is None:
+        return
+    with stream:
         buf = b""
         offset = 0  # file offset of buf[0]
         index = 0
         want = _PIECE
+        seekable = _seekable(stream)
         while True:
             left = _bytes_left(stream)
             # Asking a local file for no more than it holds saves a large over-allocation.
@@ -183,6 +195,33 @@ def _pieces(
             want = _PIECE if split.end else max(_PIECE, 2 * len(buf))  # a record bigger than a piece
             buf = buf[split.end :]
             offset += split.end
+            # split_records checked the header at the head of buf (if whole) before finding its record cut.
+            length = _U64.unpack_from(buf)[0] if len(buf) >= HEADER_SIZE else 0
+            if length + _OVERHEAD > _PIECE and seekable:
+                rest = _bytes_left(stream)
+                if rest is not None and length + _OVERHEAD > len(buf) + rest:
+                    return  # a truncated tail
+                buf = b""
+                stream.seek(offset + HEADER_SIZE)
+                intact = payload_intact(stream, length)
+                if intact is None:
+                    return  # a truncated tail
+                if intact:
+                    stream.seek(offset)  # read it whole next
+                    want = length + _OVERHEAD
+                else:
+                    message = f"{file}: corrupted record at byte {offset} ({length} bytes) skipped"
+                    report_corrupt(on_corrupt, message)
+                    index += 1
+                    offset += length + _OVERHEAD
+                    want = _PIECE
+
+
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _bytes_left(stream: Any) -> int | None:

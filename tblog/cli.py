@@ -68,17 +68,30 @@ def check_logdir(path: str) -> str:
         raise CommandError(f"LOGDIR {path!r} does not exist")
     if os.path.isfile(path) and FILE_PREFIX.rstrip(".") not in os.path.basename(path):
         raise CommandError(f"LOGDIR {path!r} is a file, not a log directory or an event file")
+    if not os.path.isfile(path) and not os.path.isdir(path):  # a FIFO, socket or device: never opened
+        raise CommandError(f"LOGDIR {path!r} is {_kind(path)}, not a log directory or an event file")
     return path
 
 
-def find_runs(logdir: str, run_globs: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """Run name -> event files under ``logdir``, those matching ``run_globs``; an error if none."""
+def _kind(path: str) -> str:
+    from tblog.events.record import file_kind
+
+    return file_kind(os.stat(path).st_mode)
+
+
+def find_runs(logdir: str, run_globs: Sequence[str] | None, command: str) -> dict[str, list[str]]:
+    """Run name -> event files under ``logdir``, those matching ``run_globs``; an error if none.
+    What cannot be read (a FIFO named like an event file, a directory without permission) is
+    printed as one warning line of ``tblog <command>``."""
     from tblog import read
 
     try:
-        found = read.runs(check_logdir(logdir))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found = read.runs(check_logdir(logdir))  # warns about what cannot be read
     except (FileNotFoundError, ValueError) as error:  # a URL that names nothing, or no URL
         raise CommandError(str(error)) from None
+    _warn(command, caught)
     if not found:
         raise CommandError(f"no event files (events.out.tfevents.*) under {logdir!r}")
     selected = {run: files for run, files in found.items() if matches(run, run_globs)}
@@ -93,9 +106,16 @@ def _listing(names: Any, limit: int = 10) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+_warned: set[str] = set()  # warnings printed so far: each once (every run's read lists the logdir)
+
+
 def _warn(command: str, caught: list[warnings.WarningMessage]) -> None:
+    """Print the caught warnings (a corrupt record, an unreadable file...) one line each, once."""
     for w in caught:
-        print(f"tblog {command}: warning: {w.message}", file=sys.stderr)
+        text = " ".join(str(w.message).split())  # one line, even for a name holding a newline
+        if text not in _warned:
+            _warned.add(text)
+            print(f"tblog {command}: warning: {text}", file=sys.stderr)
 
 
 def read_table(
@@ -145,7 +165,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from tblog._cli_records import file_size
     from tblog._progress import Progress, progress_enabled
 
-    runs = find_runs(args.logdir, args.run)
+    runs = find_runs(args.logdir, args.run, args.command)
     total = sum(file_size(f) for files in runs.values() for f in files)
     with Progress(total, "reading", unit="B", enabled=progress_enabled(sys.stderr, args.quiet)) as bar:
         stats = {run: _cli_inspect.inspect_run(files, bar.advance) for run, files in runs.items()}
@@ -156,7 +176,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a tblog.read table (scalars by default: run, tag, step, wall_time, value) as CSV,
-    JSON, JSON lines or Parquet, to stdout or -o OUT."""
+    JSON, JSON lines or Parquet, to stdout or -o OUT.
+
+    CSV keeps every float exactly. A CSV text cell (a run, tag, text or hparam) that starts
+    with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows
+    it instead of running it as a formula (CSV injection); numbers, negative ones included,
+    are written as they are."""
     from tblog import _cli_export as export
 
     fmt = args.format or _format_from_suffix(args.output)
@@ -167,7 +192,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         _check_output(args.output)
     if args.what == "hparams" and (args.tag or args.steps):
         raise UsageError("--what hparams has one row per run: --tag and --steps do not apply")
-    table = read_table(args.logdir, find_runs(args.logdir, args.run), args, args.what)
+    table = read_table(args.logdir, find_runs(args.logdir, args.run, args.command), args, args.what)
     if fmt == "parquet":
         export.write(table, fmt, None, args.output)
     elif to_stdout:
@@ -227,7 +252,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from tblog._cli_plot import MAX_CHARTS, plot
 
     _check_output(args.output)
-    table = read_table(args.logdir, find_runs(args.logdir, args.run), args, "scalars")
+    table = read_table(args.logdir, find_runs(args.logdir, args.run, args.command), args, "scalars")
     series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for tag in sorted(set(table["tag"])):
         for run in sorted(set(table["run"][table["tag"] == tag])):
@@ -309,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--format",
         choices=("csv", "json", "jsonl", "parquet"),
-        help="output format (default: from -o's suffix, else csv); parquet needs pyarrow",
+        help="output format (default: from -o's suffix, else csv; text that looks like a spreadsheet "
+        "formula gets a leading ' in csv); parquet needs pyarrow",
     )
     sub.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout; '-' is stdout)")
     sub.add_argument(
@@ -374,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "lines", 0) < 0:
         parser.error(f"-n/--lines must be 0 or more, got {args.lines}")
+    _warned.clear()
     try:
         return int(args.func(args))
     except CommandError as error:

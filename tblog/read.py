@@ -4,7 +4,9 @@ scalars, histograms, texts, images and hparams (``scalars``, ``histograms``, ``t
 
 Reads what tblog, torch.utils.tensorboard, tensorboardX and tf.summary write. CRCs are
 checked; a truncated last record is skipped; a corrupted one is reported (see
-``tblog.events.record.read_records``).
+``tblog.events.record.read_records``), and so is, the same way, anything below the log
+directory that cannot be read: a FIFO, socket or device named like an event file (never
+opened: that could block), a directory or file without read permission.
 
     >>> table = tblog.read.scalars("runs")          # pandas DataFrame if pandas is installed
     >>> losses = tblog.read.scalars("runs", runs="exp*", tags="*/loss", steps=(0, 1000))
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -24,7 +27,15 @@ from google.protobuf.message import DecodeError
 
 from tblog import _fs
 from tblog.events.files import FILE_PREFIX
-from tblog.events.record import CorruptRecordWarning, OnCorrupt, read_records, report_corrupt
+from tblog.events.record import (
+    CorruptRecordWarning,
+    NotRegularFileError,
+    OnCorrupt,
+    not_regular,
+    open_regular,
+    read_records,
+    report_corrupt,
+)
 from tblog.proto import event_pb2
 
 __all__ = [
@@ -48,37 +59,140 @@ Event = event_pb2.Event
 Steps = tuple[int | None, int | None] | range | slice | None
 
 
-def event_files(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[str]:
+def event_files(
+    path: str | os.PathLike[str],
+    *,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
+) -> list[str]:
     """The event files at ``path``: the file itself, or every one below a directory.
 
     Files are sorted by directory, then by name (name order is creation order). ``path`` may
     be an fsspec URL (``s3://bucket/run``; ``storage_options`` go to its file system).
+
+    Only regular files are event files. Below ``path``, a FIFO, socket or device named like an
+    event file (never opened: that could block), and a directory or file that cannot be read,
+    are left out and reported per ``on_corrupt`` (a ``CorruptRecordWarning`` naming it, by
+    default). ``path`` itself must be readable: else the ``OSError`` (``PermissionError``,
+    ``FileNotFoundError``, ``NotRegularFileError``) is raised.
     """
     path = os.fspath(path)
     if _fs.is_url(path):
-        return [file for _, file in _fs.event_files(path, storage_options)]
-    if os.path.isfile(path):
+        return _local_regular(
+            [file for _, file in _fs.event_files(path, storage_options)], on_corrupt, storage_options
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no event file or directory at {path!r}") from None
+    if stat.S_ISREG(mode):
+        open_regular(path).close()  # unreadable: raise now
         return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"no event file or directory at {path!r}")
+    if not stat.S_ISDIR(mode):
+        raise not_regular(path, mode)
+
+    def unreadable(error: OSError) -> None:
+        if error.filename == path:
+            raise error  # the directory the caller named
+        if not isinstance(error, FileNotFoundError):  # not merely removed while we walk
+            report_corrupt(
+                on_corrupt,
+                f"{error.filename}: directory cannot be read ({error.strerror}); its event files are skipped",
+                cause=error,
+            )
+
     found: list[str] = []
-    for directory, _, names in os.walk(path):
-        found.extend(os.path.join(directory, n) for n in names if FILE_PREFIX.rstrip(".") in n)
+    for directory, _, names in os.walk(path, onerror=unreadable):
+        for name in names:
+            if _EVENTS_MARK in name:
+                file = os.path.join(directory, name)
+                if _is_regular(file, file, on_corrupt):
+                    found.append(file)
     return sorted(found, key=lambda f: (os.path.dirname(f), os.path.basename(f)))
 
 
+_EVENTS_MARK = FILE_PREFIX.rstrip(".")  # what TensorBoard looks for in a name: "tfevents"
+
+
+def _is_regular(local: str, name: str, on_corrupt: OnCorrupt) -> bool:
+    """Whether the local path ``local`` (``name`` in messages) is a regular file; if not, and it
+    was not merely removed meanwhile, that is reported."""
+    try:
+        mode = os.stat(local).st_mode
+    except FileNotFoundError as error:
+        if os.path.lexists(local):
+            report_corrupt(on_corrupt, f"{name}: is a broken symbolic link; skipped", cause=error)
+        return False
+    except OSError as error:
+        report_corrupt(on_corrupt, f"{name}: cannot be read ({error.strerror}); skipped", cause=error)
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    report_corrupt(on_corrupt, f"{not_regular(name, mode)}; skipped")
+    return False
+
+
+def _local_regular(
+    urls: list[str], on_corrupt: OnCorrupt, storage_options: dict[str, Any] | None
+) -> list[str]:
+    """``urls`` without the FIFOs and devices among them, where they name the local disk (``file://``)."""
+    if not urls or not _fs.is_local(_fs.url_to_fs(urls[0], storage_options)[0]):
+        return urls
+    return [url for url in urls if _is_regular(_fs.url_to_fs(url, storage_options)[1], url, on_corrupt)]
+
+
+def _open_event_file(path: str, storage_options: dict[str, Any] | None = None) -> BinaryIO:
+    """A binary stream of a local event file or an fsspec URL; a local path (``file://`` too)
+    that is no regular file raises ``NotRegularFileError`` at once instead of blocking."""
+    if not _fs.is_url(path):
+        return open_regular(path)
+    fs, inner = _fs.url_to_fs(path, storage_options)
+    if _fs.is_local(fs):
+        return open_regular(inner)
+    stream: BinaryIO = fs.open(inner, "rb")
+    return stream
+
+
+def _open_or_report(
+    path: str, on_corrupt: OnCorrupt, storage_options: dict[str, Any] | None
+) -> BinaryIO | None:
+    """``_open_event_file``, or None after reporting a local file that cannot be read (no longer
+    regular, no permission, removed since it was listed) per ``on_corrupt``."""
+    try:
+        return _open_event_file(path, storage_options)
+    except NotRegularFileError as error:
+        report_corrupt(on_corrupt, f"{error}; skipped", stacklevel=4)
+    except OSError as error:
+        if _fs.is_url(path):
+            raise
+        report_corrupt(
+            on_corrupt, f"{path}: cannot be read ({error.strerror}); skipped", stacklevel=4, cause=error
+        )
+    return None
+
+
 def runs(
-    logdir: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+    logdir: str | os.PathLike[str],
+    *,
+    on_corrupt: OnCorrupt = "warn",
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Run name (directory relative to ``logdir``, "." for itself) → its event files."""
+    """Run name (directory relative to ``logdir``, "." for itself) → its event files.
+
+    What cannot be read is reported per ``on_corrupt``, as in ``event_files``."""
     logdir = os.fspath(logdir)
     result: dict[str, list[str]] = {}
     if _fs.is_url(logdir):
-        for run, url in _fs.event_files(logdir, storage_options):
-            result.setdefault(run, []).append(url)
+        urls = _fs.event_files(logdir, storage_options)
+        kept = set(_local_regular([url for _, url in urls], on_corrupt, storage_options))
+        for run, url in urls:
+            if url in kept:
+                result.setdefault(run, []).append(url)
         return result
-    for file in event_files(logdir):
-        run = os.path.relpath(os.path.dirname(file), logdir) if os.path.isdir(logdir) else "."
+    files = event_files(logdir, on_corrupt=on_corrupt)
+    is_dir = os.path.isdir(logdir)
+    for file in files:
+        run = os.path.relpath(os.path.dirname(file), logdir) if is_dir else "."
         result.setdefault(run.replace(os.sep, "/"), []).append(file)
     return result
 
@@ -94,9 +208,13 @@ def events(
 ) -> Iterator[Any]:
     """Every ``Event`` (tblog.proto.event_pb2.Event) of a file, or of all files under a directory.
 
-    ``path`` may be an fsspec URL, as in ``event_files``."""
-    for file in event_files(path, storage_options=storage_options):
-        with _fs.open_for_reading(file, storage_options) as stream:
+    ``path`` may be an fsspec URL, as in ``event_files``; what cannot be read is reported
+    per ``on_corrupt`` like a corrupted record."""
+    for file in event_files(path, on_corrupt=on_corrupt, storage_options=storage_options):
+        stream = _open_or_report(file, on_corrupt, storage_options)
+        if stream is None:
+            continue
+        with stream:
             yield from read_events(stream, file, on_corrupt)
 
 
@@ -136,7 +254,10 @@ def scalars(
     relative to ``logdir``, ``"."`` for ``logdir`` itself); ``steps`` is ``(min, max)``
     (inclusive, either may be None), a ``range`` (steps in it) or a ``slice`` (``start <= step
     < stop``, every ``slice.step``-th). ``on_corrupt``: "warn", "raise" or "skip" a corrupted
-    record. ``logdir`` may be an fsspec URL (``storage_options`` go to its file system).
+    record, and likewise anything below ``logdir`` that cannot be read (a FIFO named like an
+    event file, a directory or file without read permission: see ``event_files``); a record
+    that claims more bytes than its CRC proves costs no memory. ``logdir`` may be an fsspec
+    URL (``storage_options`` go to its file system).
 
     Fast: the plain ``simple_value`` events tblog, torch and tensorboardX write are decoded in
     bulk with NumPy (``tblog/_scalar_scan.py``), everything else with protobuf.
@@ -145,7 +266,7 @@ def scalars(
 
     _check(dataframe, on_corrupt)
     columns = _tables.scalars(
-        _list_runs(logdir, storage_options=storage_options),
+        _list_runs(logdir, on_corrupt=on_corrupt, storage_options=storage_options),
         runs,
         tags,
         steps,
@@ -254,7 +375,7 @@ def hparams(
 
     _check(dataframe, on_corrupt)
     columns = _tables.hparams(
-        _list_runs(logdir, storage_options=storage_options),
+        _list_runs(logdir, on_corrupt=on_corrupt, storage_options=storage_options),
         runs=runs,
         on_corrupt=on_corrupt,
         storage_options=storage_options,
@@ -284,7 +405,7 @@ def _protobuf_table(
 
     _check(dataframe, on_corrupt)
     columns = getattr(_tables, what)(
-        _list_runs(logdir, storage_options=storage_options),
+        _list_runs(logdir, on_corrupt=on_corrupt, storage_options=storage_options),
         runs=runs,
         tags=tags,
         steps=steps,

@@ -13,6 +13,7 @@ The mask makes a CRC of data that itself contains CRCs less likely to collide.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterable, Iterator
@@ -76,7 +77,15 @@ class CorruptRecordError(ValueError):
 
 
 class CorruptRecordWarning(UserWarning):
-    """A corrupted record was skipped while reading an event file."""
+    """Something was skipped while reading event files: a corrupted record, or an entry of a log
+    directory that could not be read (a FIFO or device named like an event file, a file or
+    directory without read permission)."""
+
+
+class NotRegularFileError(OSError):
+    """A path named like an event file that is no regular file (a FIFO, socket or device).
+
+    Event files are never opened as such: a FIFO's ``open`` blocks until a writer appears."""
 
 
 OnCorrupt = Literal["warn", "raise", "skip"]
@@ -85,6 +94,11 @@ OnCorrupt = Literal["warn", "raise", "skip"]
 # pieces of this size, so a huge length with a valid CRC costs no more memory than the bytes
 # that really follow it.
 _CHUNK = 1 << 20
+
+# A payload longer than this, in a stream that can seek back, has its CRC checked in _CHUNK
+# pieces before it is read whole: a damaged length, or a hostile file, that claims gigabytes
+# over gigabytes of garbage then costs one piece of memory, not the claim.
+STREAM_CRC_ABOVE = 16 << 20
 
 
 def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt = "warn") -> Iterator[bytes]:
@@ -95,8 +109,9 @@ def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt
     payload CRC skips that one record; a bad length CRC ends the file, since nothing after
     it can be trusted. A length is never used before its CRC checks out, and never to
     allocate more than the bytes left in the stream (a length with a valid CRC but larger
-    than the rest of the file reads as a truncated tail), so a damaged or malicious file
-    cannot make the reader allocate unbounded memory.
+    than the rest of the file reads as a truncated tail); in a seekable stream a payload over
+    ``STREAM_CRC_ABOVE`` bytes is held only once its CRC, checked piece by piece, is right. So
+    a damaged or malicious file cannot make the reader allocate what a record merely claims.
     """
     source = _Source(stream)
     while True:
@@ -114,6 +129,16 @@ def read_records(stream: BinaryIO, name: str = "<stream>", on_corrupt: OnCorrupt
             return
         if not source.has(length + FOOTER_SIZE):
             return  # truncated payload
+        if length > STREAM_CRC_ABOVE and source.can_seek:
+            intact = source.payload_intact(length)
+            if intact is None:
+                return  # truncated payload
+            if not intact:
+                report_corrupt(
+                    on_corrupt, f"{name}: corrupted record at byte {offset} ({length} bytes) skipped"
+                )
+                continue
+            source.seek(offset + HEADER_SIZE)  # intact: now read it whole
         payload = source.read(length)
         footer = source.read(FOOTER_SIZE)
         if len(payload) < length or len(footer) < FOOTER_SIZE:
@@ -137,6 +162,21 @@ class _Source:
     def offset(self) -> int:
         """Byte offset in the stream of the next byte to read."""
         return (self._start or 0) + self._read
+
+    @property
+    def can_seek(self) -> bool:
+        return self._start is not None
+
+    def seek(self, offset: int) -> None:
+        """Go back (or on) to ``offset`` (only where ``can_seek``)."""
+        self._stream.seek(offset)
+        self._read = offset - (self._start or 0)
+
+    def payload_intact(self, length: int) -> bool | None:
+        """``payload_intact`` of the stream, keeping count of the bytes read."""
+        intact = payload_intact(self._stream, length)
+        self._read += length + FOOTER_SIZE
+        return intact
 
     def has(self, n: int) -> bool:
         """False when fewer than ``n`` bytes are left (unknown sizes always say True)."""
@@ -167,6 +207,70 @@ class _Source:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def payload_intact(stream: BinaryIO, length: int) -> bool | None:
+    """Whether the next ``length`` bytes of ``stream`` and the 4 after them are a payload and its
+    masked CRC-32C, read in 1 MiB pieces, so checking a record that claims gigabytes costs one
+    piece of memory; None when the stream ends first. The stream is left after the footer."""
+    crc = 0
+    left = length
+    while left:
+        piece = stream.read(min(left, _CHUNK))
+        if not piece:
+            return None
+        crc = crc32c(piece, crc)
+        left -= len(piece)
+    footer = stream.read(FOOTER_SIZE)
+    if len(footer) < FOOTER_SIZE:
+        return None
+    masked = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+    return masked == _U32.unpack(footer)[0]
+
+
+# What ``stat`` says a path is, for the messages about paths that are no regular file.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` that is no regular file's says the path is: "a FIFO", "a socket", ..."""
+    return next((name for test, name in _KINDS if test(mode)), "no regular file")
+
+
+def not_regular(path: str, mode: int) -> NotRegularFileError:
+    """The error for ``path``, whose ``st_mode`` is ``mode`` and is no regular file."""
+    return NotRegularFileError(f"{path} is {file_kind(mode)}, not an event file")
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def open_regular(path: str) -> BinaryIO:
+    """A local file opened for reading, or ``NotRegularFileError`` if it is no regular file.
+
+    Never blocks: the file is opened non-blocking (a FIFO's ``open`` returns at once instead of
+    waiting for a writer), checked with ``fstat``, and only a regular file is kept, switched
+    back to blocking reads."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(path, mode)
+        if _OPEN_FLAGS & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)
+        stream = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return stream
+
+
 def _position(stream: BinaryIO) -> int | None:
     try:
         return stream.tell() if stream.seekable() else None
@@ -188,9 +292,12 @@ def _stream_size(stream: BinaryIO) -> int | None:
         return None
 
 
-def report_corrupt(on_corrupt: OnCorrupt, message: str, stacklevel: int = 3) -> None:
-    """Raise ``CorruptRecordError``, warn with ``CorruptRecordWarning``, or do nothing."""
+def report_corrupt(
+    on_corrupt: OnCorrupt, message: str, stacklevel: int = 3, cause: BaseException | None = None
+) -> None:
+    """Raise ``CorruptRecordError`` (chained to ``cause``), warn with ``CorruptRecordWarning``,
+    or do nothing."""
     if on_corrupt == "raise":
-        raise CorruptRecordError(message)
+        raise CorruptRecordError(message) from cause
     if on_corrupt == "warn":
         warnings.warn(message, CorruptRecordWarning, stacklevel=stacklevel)
