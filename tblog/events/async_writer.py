@@ -176,7 +176,9 @@ class AsyncWriter:
         self.put(_BARRIER, "", done, 0)
         self._wake.set()
         while not done.wait(_JOIN_POLL_SECS):  # a thread that fails sets it too (_fail)
-            pass
+            thread = self._thread
+            if thread is None or not thread.is_alive():  # never wait on a barrier nobody will take
+                self._after_close_began()
         self._raise_pending_error()
 
     def close(self, timeout: float | None = None) -> None:
@@ -427,8 +429,9 @@ class AsyncWriter:
         else:
             try:
                 self._write_mixed(items, buffers)
-            except BaseException:
-                _release_barriers(items)  # their flush() calls raise the error
+            except BaseException as exc:
+                self._error = self._error or exc  # first: the flush() calls woken next raise it
+                _release_barriers(items)
                 raise
         if self._waiting_producers:
             with self._space:

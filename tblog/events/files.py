@@ -34,13 +34,14 @@ _file_counter = itertools.count()
 
 
 def event_file_name(wall_time: float, suffix: str = "") -> str:
-    """``events.out.tfevents.<10-digit time>.<host>.<pid>.tblog<n><suffix>``.
+    """``events.out.tfevents.<10-digit time>.<host>.<pid>.tblog<6-digit n><suffix>``.
 
     The time comes first, as in every writer's names, so tblog's files sort by creation time
-    among theirs (TensorBoard reads a run's files in name order)."""
+    among theirs (TensorBoard reads a run's files in name order); ``n`` is zero-padded so that
+    a process's files of one second sort in the order they were created too."""
     return (
         f"{FILE_PREFIX}{int(wall_time):010d}.{socket.gethostname()}"
-        f".{os.getpid()}.{FILE_MARK}{next(_file_counter)}{suffix}"
+        f".{os.getpid()}.{FILE_MARK}{next(_file_counter):06d}{suffix}"
     )
 
 
