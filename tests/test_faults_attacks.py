@@ -429,3 +429,38 @@ def test_pool_terminate_under_load_never_hits_the_parent(tmp_path: Path) -> None
             if e.WhichOneof("what") == "summary" and e.summary.value[0].tag == "child"
         )
         assert found == Counter(list(range(20)) * 30), k
+
+
+# ----- links planted in the log directory --------------------------------------------------------
+
+
+@pytest.mark.parametrize("planted", ["step", "tag"])
+def test_add_embedding_never_writes_through_a_planted_link(
+    tmp_path: Path, event_accumulator: Any, planted: str
+) -> None:
+    """A symlink planted in the log directory where add_embedding's step or tag directory goes,
+    pointing outside it: the call raises naming the link, nothing is written outside, and the
+    writer's events before and after are all read back."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = "00003" if planted == "step" else "00003/emb"
+    rc, out, err = run_child(
+        tmp_path,
+        f"""
+import numpy as np
+os.makedirs(os.path.join(LOGDIR, "00003") if {link!r} != "00003" else LOGDIR)
+os.symlink({os.fspath(outside)!r}, os.path.join(LOGDIR, {link!r}), target_is_directory=True)
+writer = tblog.SummaryWriter(LOGDIR)
+writer.add_scalar("x", 0.0, 0)
+try:
+    writer.add_embedding(np.ones((3, 2)), metadata=["a", "b", "c"], tag="emb", global_step=3)
+except ValueError as exc:
+    print(exc)
+writer.add_scalar("x", 1.0, 1)
+writer.close()
+""",
+    )
+    assert rc == 0 and no_traceback(err), err
+    assert "leave the log directory" in out and link in out, out
+    assert list(outside.iterdir()) == []
+    assert steps(event_accumulator(tmp_path / "run"), "x") == [0, 1]

@@ -105,10 +105,7 @@ class EmbeddingMethods(WriterBase):
             return
         config_path = os.path.join(log_dir, projector.CONFIG_FILE)
         target = os.path.normpath(os.path.join(log_dir, subdir))
-        if os.path.commonpath([os.path.abspath(log_dir), os.path.abspath(target)]) != os.path.abspath(
-            log_dir
-        ):
-            raise ValueError(f"tag {tag!r}: the embedding directory would leave the log directory")
+        _check_inside(log_dir, target, tag)
         with _config_lock:
             existing = None
             if os.path.exists(config_path):
@@ -121,6 +118,7 @@ class EmbeddingMethods(WriterBase):
                     f"{config_path} exists but could not be read ({exc}); not overwriting it"
                 ) from exc
             os.makedirs(target, exist_ok=True)
+            _check_inside(log_dir, target, tag)  # again: makedirs follows links planted meanwhile
             files = {
                 projector.TENSORS_FILE: tensors,
                 projector.METADATA_FILE: labels,
@@ -186,6 +184,31 @@ def _array_shape(value: Any, name: str, layout: str) -> tuple[int, ...]:
         return _convert.shape_of(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a {layout} array; got {_convert.describe(value)}") from exc
+
+
+def _check_inside(log_dir: str, target: str, tag: str) -> None:
+    """Refuse an embedding directory that is, or would be reached through, a link (or a path)
+    leading out of the log directory: tblog writes nothing outside it."""
+    root = os.path.realpath(log_dir)
+    if os.path.commonpath([root, os.path.realpath(target)]) != root:
+        link = next(
+            (p for p in _parents_within(log_dir, target) if os.path.islink(p)),
+            target,
+        )
+        raise ValueError(
+            f"tag {tag!r}: the embedding directory {target!r} would leave the log directory "
+            f"{log_dir!r} (through {link!r}); tblog writes nothing outside it"
+        )
+
+
+def _parents_within(log_dir: str, target: str) -> list[str]:
+    """``target`` and its parents up to (not including) ``log_dir``, the outermost first."""
+    found = []
+    path = target
+    while os.path.normpath(path) != os.path.normpath(log_dir) and path != os.path.dirname(path):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found[::-1]
 
 
 def _write_atomic(path: str, content: bytes) -> None:
