@@ -21,6 +21,7 @@ from tblog.events.null import NullWriter
 from tblog.methods.audio import AudioMethods
 from tblog.methods.custom_scalars import CustomScalarMethods
 from tblog.methods.embeddings import EmbeddingMethods
+from tblog.methods.file_writer import FileWriterMethods
 from tblog.methods.graphs import GraphMethods
 from tblog.methods.histograms import HistogramMethods
 from tblog.methods.hparams import HParamsMethods
@@ -51,6 +52,7 @@ class SummaryWriter(
     EmbeddingMethods,
     TensorMethods,
     GraphMethods,
+    FileWriterMethods,
 ):
     """Writes TensorBoard event files into ``log_dir``, asynchronously.
 
