@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tblog._patch import patch
 from tblog.events.async_writer import BackgroundWriteError
 from tblog.writer import SummaryWriter
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from tblog import read
 
 __version__ = "0.1.0"
-__all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "read"]
+__all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "patch", "read"]
 
 
 def __getattr__(name: str) -> Any:
