@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tblog._patch import patch
-from tblog.events.async_writer import BackgroundWriteError
+from tblog.events.async_writer import BackgroundWriteError, flush_on_signals
 from tblog.writer import SummaryWriter
 
 if TYPE_CHECKING:
     from tblog import read
 
 __version__ = "0.1.0"
-__all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "patch", "read"]
+__all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "flush_on_signals", "patch", "read"]
 
 
 def __getattr__(name: str) -> Any:

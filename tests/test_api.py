@@ -16,7 +16,14 @@ OWN_DEFAULTS = {("__init__", "max_queue"): 1024, ("__init__", "flush_secs"): 10.
 
 def test_exported_names() -> None:
     """``tblog`` exports exactly its documented public names."""
-    assert sorted(tblog.__all__) == ["BackgroundWriteError", "SummaryWriter", "__version__", "patch", "read"]
+    assert sorted(tblog.__all__) == [
+        "BackgroundWriteError",
+        "SummaryWriter",
+        "__version__",
+        "flush_on_signals",
+        "patch",
+        "read",
+    ]
     for name in tblog.__all__:
         assert getattr(tblog, name) is not None
 

@@ -299,11 +299,15 @@ time.sleep(60)
 
 
 def test_sigterm_with_a_writer_of_another_thread(tmp_path: Path, event_accumulator: Any) -> None:
-    """A writer created and used on a thread other than the main one: SIGTERM writes every
-    pending event before the process ends with -15."""
+    """A writer created and used on a thread other than the main one, after the main thread
+    called tblog.flush_on_signals(): SIGTERM writes every pending event before the process
+    ends with -15."""
     child = Child(
         tmp_path,
         """
+tblog.flush_on_signals()
+
+
 def work():
     writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
     for i in range(50_000):
@@ -327,9 +331,10 @@ time.sleep(60)
 def test_calls_that_return_after_sigterm_are_written(
     tmp_path: Path, event_accumulator: Any, thread: str
 ) -> None:
-    """The caller keeps logging while tblog flushes after SIGTERM: every call that returned,
-    before or after the signal, is in the file (a call that finds the writer closed blocks
-    until the process ends instead of returning)."""
+    """The caller keeps logging while tblog flushes after SIGTERM (on the main thread, or on
+    another after tblog.flush_on_signals()): every call that returned, before or after the
+    signal, is in the file (a call that finds the writer closed blocks until the process ends
+    instead of returning)."""
     loop = """
 def work():
     writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=1000)
@@ -340,11 +345,11 @@ def work():
         i += 1
         progress.set(i)
 """
-    start = (
-        "work()"
-        if thread == "main"
-        else "threading.Thread(target=work, daemon=True).start()\ntime.sleep(120)"
-    )
+    start = "work()"
+    if thread == "other":  # such a program asks for the flush on signals (main thread only)
+        start = (
+            "tblog.flush_on_signals()\nthreading.Thread(target=work, daemon=True).start()\ntime.sleep(120)"
+        )
     child = Child(tmp_path, loop + start + "\n")
     child.wait_for_progress(100_000)
     child.proc.send_signal(signal.SIGTERM)
@@ -464,3 +469,110 @@ writer.close()
     assert "leave the log directory" in out and link in out, out
     assert list(outside.iterdir()) == []
     assert steps(event_accumulator(tmp_path / "run"), "x") == [0, 1]
+
+
+# ----- signal handling that must stay out of the way ------------------------------------------
+
+
+def test_importing_tblog_leaves_the_signals_alone(tmp_path: Path) -> None:
+    """A process that imports tblog but opens no writer (a distributed rank that does not
+    write) keeps SIGTERM's and SIGHUP's default action: it ends at once, even in C code, and a
+    framework that chains to the handler it finds (Lightning) finds none of tblog's."""
+    rc, out, err = run_child(
+        tmp_path, "print(all(signal.getsignal(s) is signal.SIG_DFL for s in (signal.SIGTERM, signal.SIGHUP)))"
+    )
+    assert (rc, out.split(), err) == (0, ["True"], "")
+
+
+def test_sigterm_ends_a_main_thread_stuck_in_c_code(tmp_path: Path, event_accumulator: Any) -> None:
+    """SIGTERM while the main thread sits in a long C call (a collective, a C-level wait) that
+    never returns to Python: the events are written and the process still ends with -15 (the
+    helper takes the default action itself when the main thread does not run its handler)."""
+    child = Child(
+        tmp_path,
+        """
+import hashlib
+writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
+for i in range(10_000):
+    writer.add_scalar("x", i, i)
+Progress().set(1)
+hashlib.pbkdf2_hmac("sha256", b"password", b"salt", 2**31 - 1)  # minutes in C, no signal checks
+""",
+    )
+    child.wait_for_progress(1)
+    child.proc.send_signal(signal.SIGTERM)
+    rc, _, err = child.finish()
+    assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
+    assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(10_000))
+
+
+def test_a_handler_that_chains_to_tblogs_may_log_on(tmp_path: Path, event_accumulator: Any) -> None:
+    """A user's SIGTERM handler installed after the writer that calls tblog's and then lets
+    the loop finish (a graceful stop): the calls after the signal are written too (in a new
+    file), nothing hangs, and the process ends as the user's code decides."""
+    child = Child(
+        tmp_path,
+        """
+writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600)
+previous = signal.getsignal(signal.SIGTERM)
+stop = False
+
+
+def graceful(signum, frame):
+    global stop
+    previous(signum, frame)
+    stop = True
+
+
+signal.signal(signal.SIGTERM, graceful)
+i = 0
+while not stop:
+    writer.add_scalar("x", i, i)
+    i += 1
+    Progress().set(i) if i == 1000 else None
+    time.sleep(0.0001) if i > 1000 else None
+writer.add_scalar("final", i, i)
+writer.close()
+print(i)
+""",
+    )
+    child.wait_for_progress(1000)
+    child.proc.send_signal(signal.SIGTERM)
+    rc, out, err = child.finish()
+    assert rc == 0 and no_traceback(err), (rc, err)
+    logged = int(out)
+    acc = event_accumulator(tmp_path / "run")
+    assert steps(acc, "x") == list(range(logged))
+    assert steps(acc, "final") == [logged]
+
+
+def test_sigterm_after_asyncio_gave_the_signal_back(tmp_path: Path, event_accumulator: Any) -> None:
+    """asyncio adds and removes a SIGTERM handler (setting the default back) before a writer
+    opens: the writer still gets tblog's flush on SIGTERM."""
+    child = Child(
+        tmp_path,
+        """
+import asyncio
+first = tblog.SummaryWriter(LOGDIR + "/first")
+first.close()
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: None)
+    loop.remove_signal_handler(signal.SIGTERM)
+
+
+asyncio.run(main())
+writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600)
+for i in range(1000):
+    writer.add_scalar("x", i, i)
+Progress().set(1)
+time.sleep(60)
+""",
+    )
+    child.wait_for_progress(1)
+    child.proc.send_signal(signal.SIGTERM)
+    rc, _, err = child.finish()
+    assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
+    assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(1000))

@@ -216,8 +216,8 @@ class AsyncWriter:
                 for _ in range(-(-len(self.queue) // _BATCH_ITEMS)):
                     self._write_batch()
             except Exception as exc:
-                self._dead = True
                 self._fail(exc)
+                self._dead = True
         self._close_files()
         self._purge_step = None  # like torch: a writer reopened after close() purges nothing
         self._raise_pending_error()
@@ -295,9 +295,14 @@ class AsyncWriter:
             sigterm.wait_until_process_ends()
 
     def _process_is_ending(self) -> bool:
-        return sigterm.terminating or (_exiting and threading.current_thread() is not threading.main_thread())
+        return sigterm.ending_by_tblog() or (
+            _exiting and threading.current_thread() is not threading.main_thread()
+        )
 
     def _reopen(self) -> None:
+        old = self._thread
+        if old is not None and old is not threading.current_thread():
+            old.join()  # a failed thread is ending: it must not take the new file's items
         self._thread = None
         self._close_files()
         try:
@@ -387,8 +392,8 @@ class AsyncWriter:
                 if closing:
                     break
         except BaseException as exc:
-            self._dead = True
             self._fail(exc)
+            self._dead = True  # last: a reopen may start once it is set (see _reopen)
         if self._detached:
             self._close_files()
 
@@ -400,13 +405,15 @@ class AsyncWriter:
 
     def _drop_queue(self) -> None:
         items = []
-        while self.queue:  # popleft, not clear(): what callers append meanwhile is theirs to see to
-            items.append(self.queue.popleft())
-        self._dropped += len(items) - _release_barriers(items)
+        # Under the lock put() appends under: an item counted in _others_queued is either
+        # taken here or appended (and counted) after the counters are reset.
         with self._space:
+            while self.queue:  # popleft, not clear(): a hot-path scalar may come meanwhile
+                items.append(self.queue.popleft())
             self._pending_bytes = 0
             self._others_queued = 0
             self._space.notify_all()
+        self._dropped += len(items) - _release_barriers(items)
 
     def _report(self, exc: BaseException) -> None:
         """Keep an error for the caller's next call; the thread goes on."""
@@ -587,6 +594,22 @@ _EXIT_TIMEOUT_SECS = 60.0
 _exiting = False  # the process is ending: writers closed by the exit hook stay closed
 
 
+def flush_on_signals() -> None:
+    """Flush every writer on SIGTERM and SIGHUP, also writers created on other threads.
+
+    A writer opened in the main thread does this by itself; Python lets only the main thread
+    install signal handlers, so a program whose writers live on other threads calls this
+    once from the main thread, before the signal may come. Where the signal already has a
+    handler (yours, a framework's) nothing changes: that handler decides, and may call
+    ``close()``."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "tblog.flush_on_signals() must be called from the main thread (Python installs "
+            f"signal handlers there only); it was called from {threading.current_thread().name!r}"
+        )
+    sigterm.flush_on_signals(_close_all_at_exit)
+
+
 def _close_all_at_exit() -> None:
     global _exiting
     _exiting = True
@@ -638,8 +661,15 @@ def _after_fork_in_child() -> None:
 
 
 atexit.register(_close_all_at_exit)
-sigterm.install_at_import()  # a writer may be created on a thread that cannot install them
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-__all__ = ["BYTES", "DEFERRED", "MULTI_SCALAR", "SCALAR", "AsyncWriter", "BackgroundWriteError"]
+__all__ = [
+    "BYTES",
+    "DEFERRED",
+    "MULTI_SCALAR",
+    "SCALAR",
+    "AsyncWriter",
+    "BackgroundWriteError",
+    "flush_on_signals",
+]

@@ -4,10 +4,12 @@ Python ends on SIGTERM and SIGHUP (a closed terminal or ssh session) without run
 hooks, so tblog installs a handler for each, but only where the signal has none: a handler
 of the user or a framework is never replaced (it is then theirs to call ``close()``).
 
-Only the main thread may install a handler, and a writer may be created on any thread, so
-the handlers are installed when ``tblog`` is imported in the main thread (again when a writer
-opens in the main thread of a process that has none). Until a writer opens they do what the
-default action does: end the process at once.
+Only the main thread may install a handler: they are installed when a writer opens in the
+main thread, or when the main thread calls ``tblog.flush_on_signals()`` (for writers that
+will be created on other threads). Not at ``import tblog``: a Python handler runs only when
+the main thread gets back to bytecode, so every process that merely imports tblog (a
+distributed rank that never writes, blocked in a collective) would no longer end at once on
+SIGTERM, and frameworks that chain to the handler they find (Lightning) would call tblog's.
 
 Three hazards shape this module:
 
@@ -28,7 +30,9 @@ Three hazards shape this module:
   own.
 
 While the helper flushes, the main thread goes on; a logging call that finds its writer
-closed by the helper blocks until the process ends instead of returning (see AsyncWriter).
+closed by the helper blocks until the process ends instead of returning (see AsyncWriter),
+as long as tblog's handler is the installed one (a handler of the user's that chained to
+ours may let the process go on: then the call opens a new file).
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +50,7 @@ _MAIN_THREAD_SIGNALS = {*_ENDING_SIGNALS, signal.SIGINT}
 _FROM_HANDLER = 0x80  # tblog's handler writes signum | 0x80; the C-level wakeup writes signum
 _RESIGNAL_SECS = 0.05
 _EXIT_WAIT_SECS = 60.0  # as long as the exit flush may take
+_MAIN_THREAD_GRACE_SECS = 2.0  # after the flush, for the main thread's handler to end it
 
 terminating = False  # an ending signal came: the writers are being closed and none may reopen
 _received = 0  # which signal
@@ -78,39 +82,22 @@ def start_without_signals(thread: threading.Thread) -> None:
 
 
 def install_handlers() -> None:
-    """Install tblog's handler for each ending signal that has the default action.
-
-    Does nothing off the main thread and in a process that has them already."""
+    """Install tblog's handler for each ending signal that has the default action now (also
+    one that asyncio, say, set back to it). Does nothing off the main thread."""
     global _handler_pid
-    if _handler_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         return
     try:
         free = [s for s in _ENDING_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
         if not free:
             return
-        _open_pipe()
+        if _handler_pid != os.getpid():
+            _open_pipe()
+            _handler_pid = os.getpid()
         for signum in free:
             signal.signal(signum, _on_signal)
     except (ValueError, OSError, AttributeError):  # no signals here (embedded, some platforms)
         return
-    _handler_pid = os.getpid()
-
-
-def install_at_import() -> None:
-    """``install_handlers()``, except in a multiprocessing child being started with 'spawn':
-    a worker that never opens a writer keeps the default action (see the second hazard)."""
-    if not _in_multiprocessing_child():
-        install_handlers()
-
-
-def _in_multiprocessing_child() -> bool:
-    process = sys.modules.get("multiprocessing.process")
-    if process is None:
-        return False
-    # ``_inheriting``: set while a spawned child unpickles its parent's state and imports the
-    # parent's main module (before ``parent_process()`` is known).
-    current = process.current_process()
-    return bool(getattr(current, "_inheriting", False)) or process.parent_process() is not None
 
 
 def flush_on_signals(close_all: Callable[[], None]) -> None:
@@ -120,9 +107,9 @@ def flush_on_signals(close_all: Callable[[], None]) -> None:
     process."""
     global _close_all, _helper_pid
     _close_all = close_all
+    install_handlers()
     if _helper_pid == os.getpid():
         return
-    install_handlers()
     with _start_lock:
         if _helper_pid == os.getpid() or _handler_pid != os.getpid() or _read_fd is None:
             return
@@ -130,6 +117,13 @@ def flush_on_signals(close_all: Callable[[], None]) -> None:
         helper.daemon = True
         start_without_signals(helper)
         _helper_pid = os.getpid()
+
+
+def ending_by_tblog() -> bool:
+    """An ending signal came and tblog's handler is the installed one: tblog ends the process
+    once every writer is closed, so nothing may reopen one."""
+    signum = _received
+    return terminating and bool(signum) and signal.getsignal(signum) is _on_signal
 
 
 def _open_pipe() -> None:
@@ -190,11 +184,28 @@ def _flush_then_end(read_fd: int) -> None:
         _close_all()
     _terminated.set()
     main = threading.main_thread().ident
+    deadline = time.monotonic() + _MAIN_THREAD_GRACE_SECS
     while signal.getsignal(signum) is _on_signal and main is not None:
         # To the main thread itself, until its handler runs: one that lands just before the
         # main thread blocks in a system call is not seen there.
         signal.pthread_kill(main, signum)
         time.sleep(_RESIGNAL_SECS)
+        if time.monotonic() > deadline:  # stuck in C code (a collective, a C wait): end it here
+            _end_from_this_thread(signum)
+
+
+def _end_from_this_thread(signum: int) -> None:
+    """The signal's default action from a thread other than the main one, where Python's
+    ``signal.signal`` may not be called: through the C library's ``signal()``."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.restype = ctypes.c_void_p
+        libc.signal(ctypes.c_int(signum), ctypes.c_void_p(0))  # SIG_DFL
+    except (OSError, AttributeError):  # no C library to call: go on asking the main thread
+        return
+    os.kill(os.getpid(), signum)
 
 
 def wait_until_process_ends() -> None:
@@ -247,6 +258,8 @@ def _after_fork_in_child() -> None:
     """The parent's pipe and helper are not this process's: back to the default action, then
     let through what was blocked across the fork."""
     global _handler_pid, _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours, terminating, _received
+    global _start_lock
+    _start_lock = threading.Lock()  # a thread of the parent may have held it at the fork
     if _handler_pid is not None:
         with contextlib.suppress(ValueError, OSError):
             if _wakeup_is_ours:
