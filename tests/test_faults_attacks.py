@@ -275,13 +275,23 @@ writer.close()
     assert steps(event_accumulator(tmp_path / "run" / "pair_v"), "pair") == [5]
 
 
+def signal_after(tmp_path: Path, body: str, signum: int, progress: int) -> tuple[Child, int, str, str]:
+    """Run ``body``, wait until its Progress reaches ``progress``, send ``signum``: the child
+    and its (returncode, stdout, stderr)."""
+    child = Child(tmp_path, body)
+    child.wait_for_progress(progress)
+    child.proc.send_signal(signum)
+    rc, out, err = child.finish()
+    return child, rc, out, err
+
+
 # ----- signals -----------------------------------------------------------------------------------
 
 
 def test_sighup_flushes_like_sigterm(tmp_path: Path, event_accumulator: Any) -> None:
     """SIGHUP (a closed terminal or ssh session) with its default disposition: every pending
     event is written, and the process still ends with SIGHUP's status."""
-    child = Child(
+    child, rc, _, err = signal_after(
         tmp_path,
         """
 writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
@@ -290,10 +300,9 @@ for i in range(50_000):
 Progress().set(1)
 time.sleep(60)
 """,
+        signal.SIGHUP,
+        1,
     )
-    child.wait_for_progress(1)
-    child.proc.send_signal(signal.SIGHUP)
-    rc, _, err = child.finish()
     assert rc == -signal.SIGHUP and no_traceback(err), (rc, err)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
 
@@ -302,7 +311,7 @@ def test_sigterm_with_a_writer_of_another_thread(tmp_path: Path, event_accumulat
     """A writer created and used on a thread other than the main one, after the main thread
     called tblog.flush_on_signals(): SIGTERM writes every pending event before the process
     ends with -15."""
-    child = Child(
+    child, rc, _, err = signal_after(
         tmp_path,
         """
 tblog.flush_on_signals()
@@ -319,10 +328,9 @@ def work():
 threading.Thread(target=work, daemon=True).start()
 time.sleep(60)
 """,
+        signal.SIGTERM,
+        1,
     )
-    child.wait_for_progress(1)
-    child.proc.send_signal(signal.SIGTERM)
-    rc, _, err = child.finish()
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
 
@@ -350,10 +358,7 @@ def work():
         start = (
             "tblog.flush_on_signals()\nthreading.Thread(target=work, daemon=True).start()\ntime.sleep(120)"
         )
-    child = Child(tmp_path, loop + start + "\n")
-    child.wait_for_progress(100_000)
-    child.proc.send_signal(signal.SIGTERM)
-    rc, _, err = child.finish()
+    child, rc, _, err = signal_after(tmp_path, loop + start + "\n", signal.SIGTERM, 100_000)
     returned = child.progress()
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
     found = steps(event_accumulator(tmp_path / "run"), "x")
@@ -488,7 +493,7 @@ def test_sigterm_ends_a_main_thread_stuck_in_c_code(tmp_path: Path, event_accumu
     """SIGTERM while the main thread sits in a long C call (a collective, a C-level wait) that
     never returns to Python: the events are written and the process still ends with -15 (the
     helper takes the default action itself when the main thread does not run its handler)."""
-    child = Child(
+    child, rc, _, err = signal_after(
         tmp_path,
         """
 import hashlib
@@ -498,10 +503,9 @@ for i in range(10_000):
 Progress().set(1)
 hashlib.pbkdf2_hmac("sha256", b"password", b"salt", 2**31 - 1)  # minutes in C, no signal checks
 """,
+        signal.SIGTERM,
+        1,
     )
-    child.wait_for_progress(1)
-    child.proc.send_signal(signal.SIGTERM)
-    rc, _, err = child.finish()
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(10_000))
 
@@ -510,7 +514,7 @@ def test_a_handler_that_chains_to_tblogs_may_log_on(tmp_path: Path, event_accumu
     """A user's SIGTERM handler installed after the writer that calls tblog's and then lets
     the loop finish (a graceful stop): the calls after the signal are written too (in a new
     file), nothing hangs, and the process ends as the user's code decides."""
-    child = Child(
+    child, rc, out, err = signal_after(
         tmp_path,
         """
 writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600)
@@ -535,10 +539,9 @@ writer.add_scalar("final", i, i)
 writer.close()
 print(i)
 """,
+        signal.SIGTERM,
+        1000,
     )
-    child.wait_for_progress(1000)
-    child.proc.send_signal(signal.SIGTERM)
-    rc, out, err = child.finish()
     assert rc == 0 and no_traceback(err), (rc, err)
     logged = int(out)
     acc = event_accumulator(tmp_path / "run")
@@ -549,7 +552,7 @@ print(i)
 def test_sigterm_after_asyncio_gave_the_signal_back(tmp_path: Path, event_accumulator: Any) -> None:
     """asyncio adds and removes a SIGTERM handler (setting the default back) before a writer
     opens: the writer still gets tblog's flush on SIGTERM."""
-    child = Child(
+    child, rc, _, err = signal_after(
         tmp_path,
         """
 import asyncio
@@ -570,9 +573,8 @@ for i in range(1000):
 Progress().set(1)
 time.sleep(60)
 """,
+        signal.SIGTERM,
+        1,
     )
-    child.wait_for_progress(1)
-    child.proc.send_signal(signal.SIGTERM)
-    rc, _, err = child.finish()
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(1000))
