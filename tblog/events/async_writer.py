@@ -270,6 +270,10 @@ class AsyncWriter:
                 if self._thread is None or self._dead:
                     self._reopen()
                 self.ready = True
+                # The thread may have failed since: it sets _dead, then ready = False. Read
+                # _dead after setting ready, so one of the two leaves ready False.
+                if self._dead:
+                    self.ready = False
         finally:
             self._state_lock.release()
         if ending:
@@ -393,7 +397,8 @@ class AsyncWriter:
                     break
         except BaseException as exc:
             self._fail(exc)
-            self._dead = True  # last: a reopen may start once it is set (see _reopen)
+            self._dead = True  # after _fail: a reopen may start once it is set (see _reopen)
+            self.ready = False  # after _dead: see _ensure_ready
         if self._detached:
             self._close_files()
 
