@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tblog._patch import patch
+from tblog.events import sigterm
 from tblog.events.async_writer import BackgroundWriteError, flush_on_signals
 from tblog.writer import SummaryWriter
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "flush_on_signals", "patch", "read"]
+
+# SIGTERM and SIGHUP flush every writer, also those that open on other threads: only the main
+# thread may install the handlers, and ``import tblog`` nearly always runs there.
+sigterm.install_handlers()
 
 
 def __getattr__(name: str) -> Any:

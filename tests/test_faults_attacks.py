@@ -307,16 +307,8 @@ time.sleep(60)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
 
 
-def test_sigterm_with_a_writer_of_another_thread(tmp_path: Path, event_accumulator: Any) -> None:
-    """A writer created and used on a thread other than the main one, after the main thread
-    called tblog.flush_on_signals(): SIGTERM writes every pending event before the process
-    ends with -15."""
-    child, rc, _, err = signal_after(
-        tmp_path,
-        """
-tblog.flush_on_signals()
-
-
+# 50,000 events pending in a writer of another thread, then it waits for the signal
+_WORK_ON_A_THREAD = """
 def work():
     writer = tblog.SummaryWriter(LOGDIR, flush_secs=3600, max_queue=10**6, max_pending_events=10**6)
     for i in range(50_000):
@@ -325,14 +317,47 @@ def work():
     time.sleep(60)
 
 
-threading.Thread(target=work, daemon=True).start()
-time.sleep(60)
-""",
-        signal.SIGTERM,
-        1,
-    )
+"""
+
+
+def test_sigterm_with_a_writer_of_another_thread(tmp_path: Path, event_accumulator: Any) -> None:
+    """A writer created and used on a thread other than the main one, while the main thread
+    waits in join(): SIGTERM writes every pending event before the process ends with -15
+    (``import tblog`` installed the handler in the main thread)."""
+    start = "worker = threading.Thread(target=work)\nworker.start()\nworker.join()\n"
+    child, rc, _, err = signal_after(tmp_path, _WORK_ON_A_THREAD + start, signal.SIGTERM, 1)
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
     assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
+
+
+def test_flush_on_signals_after_the_default_came_back(tmp_path: Path, event_accumulator: Any) -> None:
+    """Another library set SIGTERM back to the default after ``import tblog`` and the writers
+    live on other threads: ``tblog.flush_on_signals()`` from the main thread installs tblog's
+    handler again, and SIGTERM writes every pending event."""
+    reset = "signal.signal(signal.SIGTERM, signal.SIG_DFL)\ntblog.flush_on_signals()\n"
+    start = "threading.Thread(target=work, daemon=True).start()\ntime.sleep(60)\n"
+    child, rc, _, err = signal_after(tmp_path, reset + _WORK_ON_A_THREAD + start, signal.SIGTERM, 1)
+    assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
+    assert steps(event_accumulator(tmp_path / "run"), "x") == list(range(50_000))
+
+
+def test_flush_on_signals_off_the_main_thread_is_a_clear_error(tmp_path: Path) -> None:
+    rc, out, err = run_child(
+        tmp_path,
+        """
+def call():
+    try:
+        tblog.flush_on_signals()
+    except RuntimeError as exc:
+        print("main thread" in str(exc))
+
+
+worker = threading.Thread(target=call)
+worker.start()
+worker.join()
+""",
+    )
+    assert (rc, out.split(), err) == (0, ["True"], "")
 
 
 @pytest.mark.parametrize("thread", ["main", "other"])
@@ -340,7 +365,7 @@ def test_calls_that_return_after_sigterm_are_written(
     tmp_path: Path, event_accumulator: Any, thread: str
 ) -> None:
     """The caller keeps logging while tblog flushes after SIGTERM (on the main thread, or on
-    another after tblog.flush_on_signals()): every call that returned, before or after the
+    another while the main thread waits in join()): every call that returned, before or after the
     signal, is in the file (a call that finds the writer closed blocks until the process ends
     instead of returning)."""
     loop = """
@@ -354,10 +379,8 @@ def work():
         progress.set(i)
 """
     start = "work()"
-    if thread == "other":  # such a program asks for the flush on signals (main thread only)
-        start = (
-            "tblog.flush_on_signals()\nthreading.Thread(target=work, daemon=True).start()\ntime.sleep(120)"
-        )
+    if thread == "other":
+        start = "worker = threading.Thread(target=work)\nworker.start()\nworker.join()"
     child, rc, _, err = signal_after(tmp_path, loop + start + "\n", signal.SIGTERM, 100_000)
     returned = child.progress()
     assert rc == -signal.SIGTERM and no_traceback(err), (rc, err)
@@ -479,14 +502,42 @@ writer.close()
 # ----- signal handling that must stay out of the way ------------------------------------------
 
 
-def test_importing_tblog_leaves_the_signals_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_process_that_opens_no_writer_ends_as_without_tblog(tmp_path: Path, signum: int) -> None:
     """A process that imports tblog but opens no writer (a distributed rank that does not
-    write) keeps SIGTERM's and SIGHUP's default action: it ends at once, even in C code, and a
-    framework that chains to the handler it finds (Lightning) finds none of tblog's."""
-    rc, out, err = run_child(
-        tmp_path, "print(all(signal.getsignal(s) is signal.SIG_DFL for s in (signal.SIGTERM, signal.SIGHUP)))"
+    write) still ends with the signal's own status, at once."""
+    child, rc, out, err = signal_after(tmp_path, "Progress().set(1)\ntime.sleep(60)\n", signum, 1)
+    assert (rc, err) == (-signum, "")
+
+
+def test_a_framework_chaining_to_tblogs_handler_without_a_writer_goes_on(tmp_path: Path) -> None:
+    """A framework that installs its own SIGTERM handler and chains to the one it finds
+    (Lightning does) for a graceful stop, in a process that opened no tblog writer: tblog's
+    handler does nothing, and the process goes on to stop as the framework decides."""
+    child, rc, out, err = signal_after(
+        tmp_path,
+        """
+previous = signal.getsignal(signal.SIGTERM)
+stop = False
+
+
+def graceful(signum, frame):
+    global stop
+    stop = True
+    if callable(previous):
+        previous(signum, frame)
+
+
+signal.signal(signal.SIGTERM, graceful)
+Progress().set(1)
+while not stop:
+    time.sleep(0.01)
+print("stopped gracefully")
+""",
+        signal.SIGTERM,
+        1,
     )
-    assert (rc, out.split(), err) == (0, ["True"], "")
+    assert (rc, out, err) == (0, "stopped gracefully\n", "")
 
 
 def test_sigterm_ends_a_main_thread_stuck_in_c_code(tmp_path: Path, event_accumulator: Any) -> None:

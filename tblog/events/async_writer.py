@@ -602,11 +602,11 @@ _exiting = False  # the process is ending: writers closed by the exit hook stay 
 def flush_on_signals() -> None:
     """Flush every writer on SIGTERM and SIGHUP, also writers created on other threads.
 
-    A writer opened in the main thread does this by itself; Python lets only the main thread
-    install signal handlers, so a program whose writers live on other threads calls this
-    once from the main thread, before the signal may come. Where the signal already has a
-    handler (yours, a framework's) nothing changes: that handler decides, and may call
-    ``close()``."""
+    ``import tblog`` does this when it runs in the main thread, as it nearly always does;
+    Python lets only the main thread install signal handlers, so a program that first
+    imports tblog on another thread calls this once from the main thread. Where the signal
+    already has a handler (yours, a framework's) nothing changes: that handler decides, and
+    may call ``close()`` or chain to the handler it replaced."""
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError(
             "tblog.flush_on_signals() must be called from the main thread (Python installs "

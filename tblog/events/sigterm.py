@@ -4,12 +4,16 @@ Python ends on SIGTERM and SIGHUP (a closed terminal or ssh session) without run
 hooks, so tblog installs a handler for each, but only where the signal has none: a handler
 of the user or a framework is never replaced (it is then theirs to call ``close()``).
 
-Only the main thread may install a handler: they are installed when a writer opens in the
-main thread, or when the main thread calls ``tblog.flush_on_signals()`` (for writers that
-will be created on other threads). Not at ``import tblog``: a Python handler runs only when
-the main thread gets back to bytecode, so every process that merely imports tblog (a
-distributed rank that never writes, blocked in a collective) would no longer end at once on
-SIGTERM, and frameworks that chain to the handler they find (Lightning) would call tblog's.
+Only the main thread may install a handler, so they are installed at ``import tblog`` (which
+nearly always runs there: then writers that open on other threads are flushed too), again
+when a writer opens in the main thread and the default action came back (asyncio sets it
+back), and when the main thread calls ``tblog.flush_on_signals()`` (for a program that
+imported tblog on another thread). Until a writer opens, the handler only takes the
+default action, and called by a handler that chains to it (Lightning's) it does nothing:
+such a process ends, or goes on, as it would without tblog. One cost remains: a Python
+handler runs only when the main thread gets back to bytecode, so a process that imported
+tblog, opened no writer and sits in a long C call ends when that call returns (once a
+writer is open, the helper thread below ends it after a grace period).
 
 Three hazards shape this module:
 
@@ -140,7 +144,9 @@ def _open_pipe() -> None:
 def _on_signal(signum: int, frame: object) -> None:
     global terminating, _received
     if _terminated.is_set() or _helper_pid != os.getpid() or _wake_fd is None:
-        _end_with(signum)
+        # Nothing (more) to flush. Called by a handler that chains to ours, its owner decides.
+        if signal.getsignal(signum) is _on_signal:
+            _end_with(signum)
     elif not terminating:
         terminating = True
         _received = signum
