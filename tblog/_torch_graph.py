@@ -1,9 +1,11 @@
 """A ``torch.nn.Module`` as graph nodes, through ``torch.jit.trace``.
 
 Imports torch only inside functions: ``import tblog`` stays free of torch. Node names carry
-the module hierarchy, ``<Model>/layer1/0/conv1/<op>``, so the Graphs dashboard groups them;
-``op`` is the TorchScript kind (``aten::conv2d``, ``prim::Constant``...); parameters and
-buffers are nodes named by their path (``<Model>/layer1/0/conv1/weight``); model inputs are
+the module hierarchy with torch's writer's scope names, ``<Model>/Sequential[layer1]/
+BasicBlock[0]/Conv2d[conv1]/<op>`` (class, then attribute name), so the Graphs dashboard
+groups them and graphs from both writers compare side by side; ``op`` is the TorchScript
+kind (``aten::conv2d``, ``prim::Constant``...); parameters and buffers are nodes named by
+their module's scope and their name (``.../Conv2d[conv1]/weight``); model inputs are
 ``input/<arg>``, outputs ``output/output.<i>``; shapes and dtypes are attributes.
 """
 
@@ -141,6 +143,21 @@ def _scope(scope_name: str) -> list[str]:
     return [part for part in last.split(".") if part]
 
 
+class _ScopeNames:
+    """Attribute paths as torch's writer names scopes: ``["net", "0"]`` →
+    ``["Sequential[net]", "Linear[0]"]``; a part that is no module (a parameter) stays."""
+
+    def __init__(self, model: Any) -> None:
+        self.classes = {name: type(module).__name__ for name, module in model.named_modules() if name}
+
+    def __call__(self, path: list[str]) -> list[str]:
+        parts = []
+        for depth, part in enumerate(path, 1):
+            cls = self.classes.get(".".join(path[:depth]))
+            parts.append(part if cls is None else f"{cls}[{part}]")
+        return parts
+
+
 def _device(model: Any, args: tuple[Any, ...]) -> str:
     """The device the model runs on, as TensorBoard spells it (``/device:GPU:0``)."""
     import torch
@@ -175,7 +192,7 @@ def trace_nodes(model: Any, input_to_model: Any, verbose: bool, strict: bool) ->
     for value in graph.inputs():
         if isinstance(value.type(), torch._C.ClassType):
             module_path[value] = []
-    planned: list[tuple[Any, list[str]]] = []  # (jit node, scope) of the op nodes to emit
+    planned: list[tuple[Any, list[str]]] = []  # (jit node, attribute path) of the nodes to emit
     scopes: set[str] = set()
     for jit_node in graph.nodes():
         if jit_node.kind() == "prim::GetAttr":
@@ -190,10 +207,11 @@ def trace_nodes(model: Any, input_to_model: Any, verbose: bool, strict: bool) ->
                 continue
         path = _scope(jit_node.scopeName())
         planned.append((jit_node, path))
+    shown = _ScopeNames(model)
     for jit_node, path in planned:
         depth_max = len(path) - 1 if jit_node.kind() == "prim::GetAttr" else len(path)
         for depth in range(depth_max + 1):
-            scopes.add("/".join([root, *path[:depth]]))
+            scopes.add("/".join([root, *shown(path[:depth])]))
     scopes.update({"input", "output"})
 
     def unique(name: str) -> str:
@@ -219,7 +237,7 @@ def trace_nodes(model: Any, input_to_model: Any, verbose: bool, strict: bool) ->
         kind = jit_node.kind()
         if kind == "prim::GetAttr":
             # A parameter or buffer: named by its path, shaped by the tensor itself.
-            name = unique("/".join([root, *path]))
+            name = unique("/".join([root, *shown(path)]))
             tensor = parameters.get(".".join(path))
             dims, dtype = _shape(jit_node.output())
             if isinstance(tensor, torch.Tensor):
@@ -229,7 +247,7 @@ def trace_nodes(model: Any, input_to_model: Any, verbose: bool, strict: bool) ->
             nodes.append(Node(name, kind, [], [dims], dtype, "name=" + path[-1], device))
             continue
         short = kind.split("::")[-1]
-        name = unique("/".join([root, *path, short]))
+        name = unique("/".join([root, *shown(path), short]))
         inputs = [source[v] for v in jit_node.inputs() if v in source]
         shapes: list[list[int] | None] = []
         dtype = None

@@ -108,27 +108,27 @@ def test_cnn_with_batchnorm(tmp_path: Path, event_accumulator: Any) -> None:
     graph = _graph(_log(tmp_path, model, x), event_accumulator)
 
     assert len(graph) == _jit_node_count(SmallCNN(), x)
-    conv = graph["SmallCNN/features/0/_convolution"]
+    conv = graph["SmallCNN/Sequential[features]/Conv2d[0]/_convolution"]
     assert conv.op == "aten::_convolution"
-    assert conv.input[:3] == ["input/x", "SmallCNN/features/0/weight", "SmallCNN/features/0/bias"]
+    assert conv.input[:3] == ["input/x", "SmallCNN/Sequential[features]/Conv2d[0]/weight", "SmallCNN/Sequential[features]/Conv2d[0]/bias"]
     assert _shape(conv) == [2, 4, 8, 8]
     assert conv.attr["dtype"].type == DT_FLOAT
-    bn = graph["SmallCNN/features/1/batch_norm"]
+    bn = graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/batch_norm"]
     assert bn.op == "aten::batch_norm"
     assert bn.input[:5] == [
-        "SmallCNN/features/0/_convolution",
-        "SmallCNN/features/1/weight",
-        "SmallCNN/features/1/bias",
-        "SmallCNN/features/1/running_mean",
-        "SmallCNN/features/1/running_var",
+        "SmallCNN/Sequential[features]/Conv2d[0]/_convolution",
+        "SmallCNN/Sequential[features]/BatchNorm2d[1]/weight",
+        "SmallCNN/Sequential[features]/BatchNorm2d[1]/bias",
+        "SmallCNN/Sequential[features]/BatchNorm2d[1]/running_mean",
+        "SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var",
     ]
-    assert graph["SmallCNN/features/1/running_var"].op == "prim::GetAttr"
-    assert _shape(graph["SmallCNN/features/1/running_var"]) == [4]
-    assert graph["SmallCNN/features/2/relu"].input[0] == "SmallCNN/features/1/batch_norm"
-    linear = graph["SmallCNN/head/linear"]
+    assert graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var"].op == "prim::GetAttr"
+    assert _shape(graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var"]) == [4]
+    assert graph["SmallCNN/Sequential[features]/ReLU[2]/relu"].input[0] == "SmallCNN/Sequential[features]/BatchNorm2d[1]/batch_norm"
+    linear = graph["SmallCNN/Linear[head]/linear"]
     assert linear.op == "aten::linear" and _shape(linear) == [2, 10]
     assert graph["input/x"].op == "IO Node" and _shape(graph["input/x"]) == [2, 3, 8, 8]
-    assert graph["output/output.1"].input == ["SmallCNN/head/linear"]
+    assert graph["output/output.1"].input == ["SmallCNN/Linear[head]/linear"]
     # every edge points at a node of the graph
     for node in graph.values():
         for name in node.input:
@@ -142,13 +142,13 @@ def test_residual_block(tmp_path: Path, event_accumulator: Any) -> None:
     graph = _graph(_log(tmp_path, ResNetish(), x), event_accumulator)
 
     assert len(graph) == _jit_node_count(ResNetish(), x)
-    add = graph["ResNetish/layer1/0/add"]
+    add = graph["ResNetish/Sequential[layer1]/BasicBlock[0]/add"]
     assert add.op == "aten::add"
-    assert add.input[:2] == ["ResNetish/layer1/0/bn2/batch_norm", "input/x"]
-    add2 = graph["ResNetish/layer1/1/add"]
-    assert add2.input[:2] == ["ResNetish/layer1/1/bn2/batch_norm", "ResNetish/layer1/0/relu_1"]
-    assert graph["ResNetish/layer1/1/conv1/_convolution"].input[0] == "ResNetish/layer1/0/relu_1"
-    assert _shape(graph["ResNetish/layer1/1/relu_1"]) == [1, 4, 6, 6]
+    assert add.input[:2] == ["ResNetish/Sequential[layer1]/BasicBlock[0]/BatchNorm2d[bn2]/batch_norm", "input/x"]
+    add2 = graph["ResNetish/Sequential[layer1]/BasicBlock[1]/add"]
+    assert add2.input[:2] == ["ResNetish/Sequential[layer1]/BasicBlock[1]/BatchNorm2d[bn2]/batch_norm", "ResNetish/Sequential[layer1]/BasicBlock[0]/relu_1"]
+    assert graph["ResNetish/Sequential[layer1]/BasicBlock[1]/Conv2d[conv1]/_convolution"].input[0] == "ResNetish/Sequential[layer1]/BasicBlock[0]/relu_1"
+    assert _shape(graph["ResNetish/Sequential[layer1]/BasicBlock[1]/relu_1"]) == [1, 4, 6, 6]
 
 
 def test_lstm_and_tuple_outputs(tmp_path: Path, event_accumulator: Any) -> None:
@@ -158,20 +158,20 @@ def test_lstm_and_tuple_outputs(tmp_path: Path, event_accumulator: Any) -> None:
     graph = _graph(_log(tmp_path, Tagger(), tokens), event_accumulator)
 
     assert len(graph) == _jit_node_count(Tagger(), tokens)
-    lstm = graph["Tagger/lstm/lstm"]
+    lstm = graph["Tagger/LSTM[lstm]/lstm"]
     assert lstm.op == "aten::lstm"
-    assert lstm.input[0] == "Tagger/embed/embedding"
+    assert lstm.input[0] == "Tagger/Embedding[embed]/embedding"
     assert [_shape(lstm, i) for i in range(3)] == [[2, 7, 8], [1, 2, 8], [1, 2, 8]]
-    assert graph["Tagger/embed/embedding"].input[:2] == ["Tagger/embed/weight", "input/tokens"]
+    assert graph["Tagger/Embedding[embed]/embedding"].input[:2] == ["Tagger/Embedding[embed]/weight", "input/tokens"]
     assert graph["input/tokens"].attr["dtype"].type == 9  # DT_INT64
-    weights = graph["Tagger/lstm/ListConstruct_3"]
-    assert "Tagger/lstm/weight_ih_l0" in weights.input
+    weights = graph["Tagger/LSTM[lstm]/ListConstruct_3"]
+    assert "Tagger/LSTM[lstm]/weight_ih_l0" in weights.input
     # the LSTM module returns (seq, h): packed from outputs 0 and 1, unpacked by the caller
-    assert graph["Tagger/TupleConstruct"].input == ["Tagger/lstm/lstm", "Tagger/lstm/lstm:1"]
+    assert graph["Tagger/TupleConstruct"].input == ["Tagger/LSTM[lstm]/lstm", "Tagger/LSTM[lstm]/lstm:1"]
     unpack = graph["Tagger/TupleUnpack"]
     assert unpack.input == ["Tagger/TupleConstruct"] and len(unpack.attr["_output_shapes"].list.shape) == 2
-    assert graph["Tagger/out/linear"].input[0] == "Tagger/TupleUnpack"
-    assert graph["Tagger/TupleConstruct_1"].input == ["Tagger/out/linear", "Tagger/TupleUnpack:1"]
+    assert graph["Tagger/Linear[out]/linear"].input[0] == "Tagger/TupleUnpack"
+    assert graph["Tagger/TupleConstruct_1"].input == ["Tagger/Linear[out]/linear", "Tagger/TupleUnpack:1"]
     assert graph["output/output.1"].input == ["Tagger/TupleConstruct_1"]
 
 
@@ -184,7 +184,7 @@ def test_dict_inputs_and_outputs(tmp_path: Path, event_accumulator: Any) -> None
     assert len(graph) == _jit_node_count(DictModel(), batch, strict=False)
     lookups = [n for n in graph.values() if n.op == "aten::__getitem__"]
     assert len(lookups) == 2 and all(n.input[0] == "input/batch" for n in lookups)
-    image = graph["DictModel/image/linear"]
+    image = graph["DictModel/Linear[image]/linear"]
     assert image.input[0] in {n.name for n in lookups} and _shape(image) == [3, 4]
     assert graph["DictModel/DictConstruct"].op == "prim::DictConstruct"
     assert graph["output/output.1"].input == ["DictModel/DictConstruct"]
@@ -208,9 +208,9 @@ def test_tuple_inputs_and_control_flow(tmp_path: Path, event_accumulator: Any) -
     graph = _graph(_log(tmp_path, Loop(), (torch.randn(2, 4), torch.randn(2, 4))), event_accumulator)
     assert {"input/x", "input/y"} <= set(graph)
     linears = sorted(n for n, node in graph.items() if node.op == "aten::linear")
-    assert linears == ["Loop/cell/linear", "Loop/cell/linear_1", "Loop/cell/linear_2"]
-    assert graph["Loop/cell/linear_1"].input[0] == "Loop/cell/linear"
-    assert graph["Loop/add"].input[:2] == ["Loop/cell/linear_2", "input/y"]
+    assert linears == ["Loop/Linear[cell]/linear", "Loop/Linear[cell]/linear_1", "Loop/Linear[cell]/linear_2"]
+    assert graph["Loop/Linear[cell]/linear_1"].input[0] == "Loop/Linear[cell]/linear"
+    assert graph["Loop/add"].input[:2] == ["Loop/Linear[cell]/linear_2", "input/y"]
 
 
 def test_run_metadata_and_graphs_plugin(tmp_path: Path, event_accumulator: Any) -> None:
@@ -229,15 +229,23 @@ def test_run_metadata_and_graphs_plugin(tmp_path: Path, event_accumulator: Any) 
     assert status == 200
     served = text_format.Parse(body.decode(), graph_pb2.GraphDef())
     assert served.node[0].name == "input/x"
-    assert "SmallCNN/features/0/_convolution" in {n.name for n in served.node}
+    assert "SmallCNN/Sequential[features]/Conv2d[0]/_convolution" in {n.name for n in served.node}
     status, body = plugin.get("/run_metadata", run=".", tag="step1")
     assert status == 200
     served_metadata = text_format.Parse(body.decode(), config_pb2.RunMetadata())
     assert served_metadata.step_stats.dev_stats[0].device == "/device:CPU:0"
 
 
-def test_same_operators_as_torch(tmp_path: Path, event_accumulator: Any) -> None:
-    """On the same models, tblog's graph has the same set of operators as torch.utils.tensorboard's."""
+def _scoped_ops(graph: Any) -> set[tuple[str, str]]:
+    """(name scope, op) of the operator nodes: what the Graphs dashboard groups by. (A set:
+    torch writes an op with several outputs as one node per output, tblog as one node.)"""
+    skip = {"IO Node", "prim::GetAttr"}
+    return {(n.name.rsplit("/", 1)[0], n.op) for n in graph.node if n.op not in skip}
+
+
+def test_same_operators_and_scopes_as_torch(tmp_path: Path, event_accumulator: Any) -> None:
+    """On the same models, tblog's graph has torch.utils.tensorboard's operators, in the same
+    name scopes (``SmallCNN/Sequential[features]/Conv2d[0]``), so the two compare side by side."""
     from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
     for i, (model, inputs) in enumerate(
@@ -253,6 +261,9 @@ def test_same_operators_as_torch(tmp_path: Path, event_accumulator: Any) -> None
         ours_ops = {n.op for n in event_accumulator(ours).Graph().node}
         torch_ops = {n.op for n in event_accumulator(tmp_path / f"torch{i}").Graph().node}
         assert ours_ops == torch_ops, type(model).__name__
+        ours_scoped = _scoped_ops(event_accumulator(ours).Graph())
+        torch_scoped = _scoped_ops(event_accumulator(tmp_path / f"torch{i}").Graph())
+        assert ours_scoped == torch_scoped, (type(model).__name__, ours_scoped - torch_scoped, torch_scoped - ours_scoped)
 
 
 def test_raw_graph_def(tmp_path: Path, event_accumulator: Any) -> None:
@@ -325,7 +336,7 @@ def test_bad_inputs_leave_writer_usable(tmp_path: Path, event_accumulator: Any) 
     writer.close()
     acc = event_accumulator(tmp_path)
     assert [s.value for s in acc.Scalars("loss")] == [1.0]
-    assert any(n.name == "SmallCNN/head/linear" for n in acc.Graph().node)
+    assert any(n.name == "SmallCNN/Linear[head]/linear" for n in acc.Graph().node)
 
 
 def test_verbose_prints_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
