@@ -143,12 +143,24 @@ def _scope(scope_name: str) -> list[str]:
     return [part for part in last.split(".") if part]
 
 
+def _class_name(module: Any) -> str:
+    """A module's class as torch's writer names it: for a traced or scripted module (Ultralytics
+    passes ``torch.jit.trace(model)``), the class it was made from, not ``TracedModule``."""
+    import torch
+
+    if isinstance(module, torch.jit.TracedModule):
+        return str(module._name)
+    if isinstance(module, torch.jit.ScriptModule):
+        return str(getattr(module, "original_name", type(module).__name__))
+    return type(module).__name__
+
+
 class _ScopeNames:
     """Attribute paths as torch's writer names scopes: ``["net", "0"]`` →
     ``["Sequential[net]", "Linear[0]"]``; a part that is no module (a parameter) stays."""
 
     def __init__(self, model: Any) -> None:
-        self.classes = {name: type(module).__name__ for name, module in model.named_modules() if name}
+        self.classes = {name: _class_name(module) for name, module in model.named_modules() if name}
 
     def __call__(self, path: list[str]) -> list[str]:
         parts = []
@@ -179,7 +191,7 @@ def trace_nodes(model: Any, input_to_model: Any, verbose: bool, strict: bool) ->
     graph = _trace(model, args, strict)
     if verbose:
         print(graph)
-    root = type(model).__name__
+    root = _class_name(model)
     device = _device(model, args)
 
     # Which name each value is read under: "producer" or "producer:i".

@@ -73,6 +73,12 @@ class DictModel(nn.Module):
         return {"logits": self.image(batch["image"]) + self.meta(batch["meta"])}
 
 
+# torch's scope names: <class>[<attribute>] under the model's class
+FEATURES = "SmallCNN/Sequential[features]"
+BLOCK0 = "ResNetish/Sequential[layer1]/BasicBlock[0]"
+BLOCK1 = "ResNetish/Sequential[layer1]/BasicBlock[1]"
+
+
 def _graph(logdir: Path, event_accumulator: Any) -> dict[str, Any]:
     """name → NodeDef of the run's graph, as TensorBoard's EventAccumulator loads it."""
     return {node.name: node for node in event_accumulator(logdir).Graph().node}
@@ -108,23 +114,27 @@ def test_cnn_with_batchnorm(tmp_path: Path, event_accumulator: Any) -> None:
     graph = _graph(_log(tmp_path, model, x), event_accumulator)
 
     assert len(graph) == _jit_node_count(SmallCNN(), x)
-    conv = graph["SmallCNN/Sequential[features]/Conv2d[0]/_convolution"]
+    conv = graph[FEATURES + "/Conv2d[0]/_convolution"]
     assert conv.op == "aten::_convolution"
-    assert conv.input[:3] == ["input/x", "SmallCNN/Sequential[features]/Conv2d[0]/weight", "SmallCNN/Sequential[features]/Conv2d[0]/bias"]
+    assert conv.input[:3] == [
+        "input/x",
+        FEATURES + "/Conv2d[0]/weight",
+        FEATURES + "/Conv2d[0]/bias",
+    ]
     assert _shape(conv) == [2, 4, 8, 8]
     assert conv.attr["dtype"].type == DT_FLOAT
-    bn = graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/batch_norm"]
+    bn = graph[FEATURES + "/BatchNorm2d[1]/batch_norm"]
     assert bn.op == "aten::batch_norm"
     assert bn.input[:5] == [
-        "SmallCNN/Sequential[features]/Conv2d[0]/_convolution",
-        "SmallCNN/Sequential[features]/BatchNorm2d[1]/weight",
-        "SmallCNN/Sequential[features]/BatchNorm2d[1]/bias",
-        "SmallCNN/Sequential[features]/BatchNorm2d[1]/running_mean",
-        "SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var",
+        FEATURES + "/Conv2d[0]/_convolution",
+        FEATURES + "/BatchNorm2d[1]/weight",
+        FEATURES + "/BatchNorm2d[1]/bias",
+        FEATURES + "/BatchNorm2d[1]/running_mean",
+        FEATURES + "/BatchNorm2d[1]/running_var",
     ]
-    assert graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var"].op == "prim::GetAttr"
-    assert _shape(graph["SmallCNN/Sequential[features]/BatchNorm2d[1]/running_var"]) == [4]
-    assert graph["SmallCNN/Sequential[features]/ReLU[2]/relu"].input[0] == "SmallCNN/Sequential[features]/BatchNorm2d[1]/batch_norm"
+    assert graph[FEATURES + "/BatchNorm2d[1]/running_var"].op == "prim::GetAttr"
+    assert _shape(graph[FEATURES + "/BatchNorm2d[1]/running_var"]) == [4]
+    assert graph[FEATURES + "/ReLU[2]/relu"].input[0] == FEATURES + "/BatchNorm2d[1]/batch_norm"
     linear = graph["SmallCNN/Linear[head]/linear"]
     assert linear.op == "aten::linear" and _shape(linear) == [2, 10]
     assert graph["input/x"].op == "IO Node" and _shape(graph["input/x"]) == [2, 3, 8, 8]
@@ -142,13 +152,19 @@ def test_residual_block(tmp_path: Path, event_accumulator: Any) -> None:
     graph = _graph(_log(tmp_path, ResNetish(), x), event_accumulator)
 
     assert len(graph) == _jit_node_count(ResNetish(), x)
-    add = graph["ResNetish/Sequential[layer1]/BasicBlock[0]/add"]
+    add = graph[BLOCK0 + "/add"]
     assert add.op == "aten::add"
-    assert add.input[:2] == ["ResNetish/Sequential[layer1]/BasicBlock[0]/BatchNorm2d[bn2]/batch_norm", "input/x"]
-    add2 = graph["ResNetish/Sequential[layer1]/BasicBlock[1]/add"]
-    assert add2.input[:2] == ["ResNetish/Sequential[layer1]/BasicBlock[1]/BatchNorm2d[bn2]/batch_norm", "ResNetish/Sequential[layer1]/BasicBlock[0]/relu_1"]
-    assert graph["ResNetish/Sequential[layer1]/BasicBlock[1]/Conv2d[conv1]/_convolution"].input[0] == "ResNetish/Sequential[layer1]/BasicBlock[0]/relu_1"
-    assert _shape(graph["ResNetish/Sequential[layer1]/BasicBlock[1]/relu_1"]) == [1, 4, 6, 6]
+    assert add.input[:2] == [
+        BLOCK0 + "/BatchNorm2d[bn2]/batch_norm",
+        "input/x",
+    ]
+    add2 = graph[BLOCK1 + "/add"]
+    assert add2.input[:2] == [
+        BLOCK1 + "/BatchNorm2d[bn2]/batch_norm",
+        BLOCK0 + "/relu_1",
+    ]
+    assert graph[BLOCK1 + "/Conv2d[conv1]/_convolution"].input[0] == BLOCK0 + "/relu_1"
+    assert _shape(graph[BLOCK1 + "/relu_1"]) == [1, 4, 6, 6]
 
 
 def test_lstm_and_tuple_outputs(tmp_path: Path, event_accumulator: Any) -> None:
@@ -162,7 +178,10 @@ def test_lstm_and_tuple_outputs(tmp_path: Path, event_accumulator: Any) -> None:
     assert lstm.op == "aten::lstm"
     assert lstm.input[0] == "Tagger/Embedding[embed]/embedding"
     assert [_shape(lstm, i) for i in range(3)] == [[2, 7, 8], [1, 2, 8], [1, 2, 8]]
-    assert graph["Tagger/Embedding[embed]/embedding"].input[:2] == ["Tagger/Embedding[embed]/weight", "input/tokens"]
+    assert graph["Tagger/Embedding[embed]/embedding"].input[:2] == [
+        "Tagger/Embedding[embed]/weight",
+        "input/tokens",
+    ]
     assert graph["input/tokens"].attr["dtype"].type == 9  # DT_INT64
     weights = graph["Tagger/LSTM[lstm]/ListConstruct_3"]
     assert "Tagger/LSTM[lstm]/weight_ih_l0" in weights.input
@@ -229,7 +248,7 @@ def test_run_metadata_and_graphs_plugin(tmp_path: Path, event_accumulator: Any) 
     assert status == 200
     served = text_format.Parse(body.decode(), graph_pb2.GraphDef())
     assert served.node[0].name == "input/x"
-    assert "SmallCNN/Sequential[features]/Conv2d[0]/_convolution" in {n.name for n in served.node}
+    assert FEATURES + "/Conv2d[0]/_convolution" in {n.name for n in served.node}
     status, body = plugin.get("/run_metadata", run=".", tag="step1")
     assert status == 200
     served_metadata = text_format.Parse(body.decode(), config_pb2.RunMetadata())
@@ -263,7 +282,25 @@ def test_same_operators_and_scopes_as_torch(tmp_path: Path, event_accumulator: A
         assert ours_ops == torch_ops, type(model).__name__
         ours_scoped = _scoped_ops(event_accumulator(ours).Graph())
         torch_scoped = _scoped_ops(event_accumulator(tmp_path / f"torch{i}").Graph())
-        assert ours_scoped == torch_scoped, (type(model).__name__, ours_scoped - torch_scoped, torch_scoped - ours_scoped)
+        assert ours_scoped == torch_scoped, (
+            type(model).__name__,
+            ours_scoped - torch_scoped,
+            torch_scoped - ours_scoped,
+        )
+
+
+def test_a_traced_module_keeps_its_classes_in_scope_names(tmp_path: Path, event_accumulator: Any) -> None:
+    """add_graph(torch.jit.trace(model), []) (what Ultralytics logs): the scopes name the
+    modules' own classes, as torch's writer does, not TracedModule."""
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    traced = torch.jit.trace(SmallCNN().eval(), torch.randn(1, 3, 8, 8))
+    ours = _log(tmp_path / "ours", traced, [])
+    with TorchWriter(tmp_path / "torch") as writer:
+        writer.add_graph(traced, [])
+    ours_scoped = _scoped_ops(event_accumulator(ours).Graph())
+    assert (FEATURES + "/Conv2d[0]", "aten::_convolution") in ours_scoped
+    assert ours_scoped == _scoped_ops(event_accumulator(tmp_path / "torch").Graph())
 
 
 def test_raw_graph_def(tmp_path: Path, event_accumulator: Any) -> None:
