@@ -29,6 +29,10 @@ from tblog.summary.tensor import tensor_value
 __all__ = ["TensorBoard", "add_graph", "keras_graph_value"]
 
 PLUGIN_NAME = "graph_keras_model"
+# Keras's callback bins weights as tf.summary.histogram does by default: 30 equal-width
+# buckets from the smallest value to the largest (TensorBoard's exponential buckets would
+# write ~550 per weight and make the file ~9x larger).
+KERAS_HISTOGRAM_BUCKETS = 30
 TAG = "keras"
 _DATA_CLASS_BLOB_SEQUENCE = 3
 # content b"1" is the version TensorBoard's graphs plugin accepts; data class BLOB_SEQUENCE and
@@ -151,15 +155,45 @@ def _read_metadata(path: str) -> tuple[list[Any], list[str] | None]:
     return list(lines), None
 
 
+def _add_jax_op_graph(writer: Any, model: Any) -> None:
+    """The model's forward pass as JAX ops, for the Graphs dashboard's op graph.
+
+    Keras's callback on TensorFlow writes the ops of its train step; on JAX the forward pass
+    ``model.stateless_call`` is traced (never run) at batch size 1, with the model's
+    variables as the ``input/0/...`` (trainable) and ``input/1/...`` placeholders."""
+    import importlib
+
+    import jax
+
+    tbjax = importlib.import_module("tblog.adapters.jax")  # by name: mypy sees adapters/ as its own tree
+
+    example = [
+        jax.ShapeDtypeStruct(tuple(1 if size is None else size for size in tensor.shape), tensor.dtype)
+        for tensor in model.inputs
+    ]
+
+    def forward(trainable: Any, non_trainable: Any, *inputs: Any) -> Any:
+        outputs, _ = model.stateless_call(
+            trainable, non_trainable, inputs[0] if len(inputs) == 1 else list(inputs)
+        )
+        return outputs
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    tbjax.add_graph(writer, forward, trainable, non_trainable, *example)
+
+
 class TensorBoard(keras.callbacks.Callback):
     """Drop-in for ``keras.callbacks.TensorBoard`` on every Keras 3 backend, without TensorFlow.
 
     Writes Keras's layout with tblog writers: under ``log_dir``, run ``train/`` gets
     ``epoch_<metric>`` (step: the epoch), ``epoch_learning_rate``, ``epoch_steps_per_second``
     (with ``write_steps_per_second``), ``batch_<metric>`` and ``batch_steps_per_second`` (with
-    ``update_freq`` "batch" or N), weight histograms ``<weight.path>/histogram`` and images
-    ``<weight.path>/image`` (every ``histogram_freq`` epochs, ``write_images``) and the
-    conceptual graph (tag ``keras``, ``write_graph``); run ``validation/`` gets
+    ``update_freq`` "batch" or N), weight histograms ``<weight.path>/histogram`` (30
+    equal-width buckets, as Keras) and images ``<weight.path>/image`` (every
+    ``histogram_freq`` epochs, ``write_images``) and the conceptual graph (tag ``keras``,
+    ``write_graph``; on the JAX backend also the op graph of the forward pass, traced at
+    batch size 1); run ``validation/`` gets
     ``epoch_<metric>`` of the ``val_`` metrics and ``evaluation_<metric>_vs_iterations``
     (step: the optimizer's iteration count).
 
@@ -310,6 +344,8 @@ class TensorBoard(keras.callbacks.Callback):
         if type(self.model).__name__ not in ("Functional", "Sequential") or not self.model.built:
             return  # Keras writes no conceptual graph for subclassed models either
         add_graph(self._writer("train"), self.model, 0)
+        if keras.backend.backend() == "jax":
+            _add_jax_op_graph(self._writer("train"), self.model)
         self._graph_written = True
 
     # ----- Keras hooks -------------------------------------------------------------------
@@ -421,7 +457,7 @@ class TensorBoard(keras.callbacks.Callback):
             for weight in layer.weights:
                 name = weight.path.replace(":", "_")
                 value = keras.ops.convert_to_numpy(weight.value)
-                train.add_histogram(f"{name}/histogram", value, epoch)
+                train.add_histogram(f"{name}/histogram", value, epoch, bins=KERAS_HISTOGRAM_BUCKETS)
                 if self.write_images:
                     image = _weight_image(value)
                     if image is not None:

@@ -114,6 +114,11 @@ def _check_tutorial_layout(event_accumulator: Any, logdir: Any) -> None:
         assert [e.step for e in events] == [0, 1], tag
     kernel = train.Histograms("mnist/hidden/kernel/histogram")[-1].histogram_value
     assert kernel.num == 28 * 28 * 128
+    # Keras's own callback: tf.summary.histogram's default of 30 equal-width buckets (here as
+    # torch's layout writes them: the leading edge as an empty bucket, then the 30 buckets)
+    edges = np.linspace(kernel.min, kernel.max, 31)
+    assert list(kernel.bucket_limit) == pytest.approx(edges.tolist(), rel=1e-6)
+    assert kernel.bucket[0] == 0 and sum(kernel.bucket) == kernel.num
     assert all(np.isfinite(v) for v in (kernel.min, kernel.max, kernel.sum))
 
 
@@ -123,6 +128,23 @@ def test_tutorial_fit_jax(tmp_path: Any, event_accumulator: Any) -> None:
     assert cb.async_safe is True
     _fit(_model(), cb)
     _check_tutorial_layout(event_accumulator, tmp_path)
+
+
+def test_jax_backend_writes_the_op_graph(tmp_path: Any, event_accumulator: Any) -> None:
+    """On JAX, write_graph also writes the forward pass's op graph (Keras on TensorFlow writes
+    its train step's): the Graphs dashboard's op graph, with the model's matmuls and inputs."""
+    _fit(_model(), TensorBoard(log_dir=str(tmp_path)), epochs=1)
+    graph = event_accumulator(tmp_path / "train").Graph()
+    ops = {node.op for node in graph.node}
+    assert {"dot_general", "Placeholder"} <= ops, ops
+    inputs = [node for node in graph.node if node.op == "Placeholder"]
+    shapes = [[d.size for d in node.attr["_output_shapes"].list.shape[0].dim] for node in inputs]
+    assert [1, 28, 28] in shapes and [784, 128] in shapes, shapes  # the batch, a kernel
+
+
+def test_no_op_graph_without_write_graph(tmp_path: Any, event_accumulator: Any) -> None:
+    _fit(_model(), TensorBoard(log_dir=str(tmp_path), write_graph=False), epochs=1)
+    assert not event_accumulator(tmp_path / "train").Tags()["graph"]
 
 
 def test_tutorial_fit_torch_backend(tmp_path: Any, event_accumulator: Any) -> None:
@@ -290,3 +312,10 @@ def test_tensorflow_backend_matches_keras_own_callback(tmp_path: Any, event_accu
     assert sorted(os.listdir(tmp_path / "keras")) == ["train", "validation"]
     for run in ("train", "validation"):
         assert _plugin_tags(str(tmp_path / "tblog" / run)) == _plugin_tags(str(tmp_path / "keras" / run)), run
+    # the same bucket count: Keras's 30 rows of (left, right, count); tblog's 30 after the leading edge
+    tag = "mnist/hidden/kernel/histogram"
+    keras_rows = (
+        event_accumulator(tmp_path / "keras" / "train").Tensors(tag)[-1].tensor_proto.tensor_shape.dim[0]
+    )
+    ours = event_accumulator(tmp_path / "tblog" / "train").Histograms(tag)[-1].histogram_value
+    assert keras_rows.size == len(ours.bucket) - 1 == 30
