@@ -215,18 +215,20 @@ def run_name(name: str, what: str, log_dir: str) -> str:
     A run name (``add_scalars``' sub-runs, ``add_hparams(run_name=...)``) becomes directories
     that the writer thread creates; what the OS would refuse there, or what would leave the
     log directory, is refused here instead, naming ``what``: NUL; a lone surrogate; an
-    absolute path; an empty, ``.`` or ``..`` part (``\\`` separates parts too); a ``:`` on
-    Windows (drives, streams); a part over ``MAX_NAME_BYTES`` bytes of UTF-8; a whole path,
-    with room for an event file's name, over the OS's limit.
+    absolute path; a ``..`` part (``\\`` separates parts too); a ``:`` on Windows (drives,
+    streams); a part over ``MAX_NAME_BYTES`` bytes of UTF-8; a whole path, with room for an
+    event file's name, over the OS's limit. Empty and ``.`` parts are dropped, as the OS
+    drops them in torch's ``os.path.join(log_dir, run_name)``: ``"."`` is ``log_dir`` itself
+    (the run ``""``), ``"a//b/"`` is ``"a/b"``.
     """
     if "\0" in name:
         raise ValueError(f"{what} must not hold a NUL character; got {describe(name)}")
     text(name, what)
-    parts = name.replace("\\", "/").split("/")
-    if name.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or (_WINDOWS and ":" in name):
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if name.startswith(("/", "\\")) or ".." in parts or (_WINDOWS and ":" in name):
         raise ValueError(
-            f"{what} must be a relative path inside the log directory, without empty, '.' or "
-            f"'..' parts (or a drive or ':' on Windows); got {describe(name)}"
+            f"{what} must be a relative path inside the log directory, without '..' parts (or a "
+            f"drive or ':' on Windows); got {describe(name)}"
         )
     for part in parts:
         size = len(part.encode("utf-8"))

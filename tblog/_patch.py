@@ -16,6 +16,8 @@ import sys
 from types import ModuleType, TracebackType
 from typing import Any
 
+from tblog.writer import SummaryWriter
+
 # The modules that define a SummaryWriter to replace, imported by patch() where installed.
 _SOURCES = (
     "torch.utils.tensorboard",
@@ -28,8 +30,9 @@ _SOURCES = (
 class Patch:
     """What ``tblog.patch()`` replaced; ``undo()`` (or leaving the ``with`` block) restores it."""
 
-    def __init__(self, replaced: list[tuple[ModuleType, str, Any]]) -> None:
+    def __init__(self, replaced: list[tuple[ModuleType, str, Any]], writer_class: type) -> None:
         self.replaced = replaced
+        self.writer_class = writer_class  # what the names now resolve to
 
     @property
     def modules(self) -> list[str]:
@@ -38,11 +41,9 @@ class Patch:
 
     def undo(self) -> None:
         """Put every replaced name back, as it was. Idempotent."""
-        from tblog.writer import SummaryWriter
-
         replaced, self.replaced = self.replaced, []
         for module, name, original in reversed(replaced):
-            if getattr(module, name, None) is SummaryWriter:
+            if getattr(module, name, None) is self.writer_class:
                 setattr(module, name, original)
 
     def __enter__(self) -> Patch:
@@ -54,7 +55,7 @@ class Patch:
         self.undo()
 
 
-def patch() -> Patch:
+def patch(*, separate_hparams_runs: bool = False) -> Patch:
     """Make ``torch.utils.tensorboard.SummaryWriter`` and ``tensorboardX.SummaryWriter``
     resolve to ``tblog.SummaryWriter`` in this process, also in modules that imported the
     name already. Call it before the framework creates its writer::
@@ -62,16 +63,25 @@ def patch() -> Patch:
         import tblog
         tblog.patch()  # or: with tblog.patch(): trainer.fit(...)
 
+    ``separate_hparams_runs=True``: the writers the framework creates put each
+    ``add_hparams`` call in its own ``<log_dir>/<time.time()>`` sub-run, as torch's writer
+    does (for tools that expect that layout); by default tblog's own-run layout.
+
     Imports torch's and tensorboardX's writer modules where they are installed (torch's needs
     the ``tensorboard`` package). Returns a ``Patch`` whose ``undo()`` restores the originals.
     """
-    from tblog.writer import SummaryWriter
-
+    if not isinstance(separate_hparams_runs, bool):
+        raise TypeError(f"separate_hparams_runs must be a bool; got {type(separate_hparams_runs).__name__}")
+    writer_class = _TorchHparamsLayoutWriter if separate_hparams_runs else SummaryWriter
     originals: list[Any] = []
     for name in _SOURCES:
         module = _import_if_installed(name)
         original = getattr(module, "SummaryWriter", None) if module is not None else None
-        if isinstance(original, type) and original is not SummaryWriter and original not in originals:
+        if (
+            isinstance(original, type)
+            and not issubclass(original, SummaryWriter)  # a patch already in place stays
+            and original not in originals
+        ):
             originals.append(original)
     wanted = {id(original) for original in originals}
     replaced: list[tuple[ModuleType, str, Any]] = []
@@ -80,9 +90,18 @@ def patch() -> Patch:
             continue
         for name, value in list(vars(module).items()):
             if id(value) in wanted:
-                setattr(module, name, SummaryWriter)
+                setattr(module, name, writer_class)
                 replaced.append((module, name, value))
-    return Patch(replaced)
+    return Patch(replaced, writer_class)
+
+
+class _TorchHparamsLayoutWriter(SummaryWriter):
+    """``tblog.SummaryWriter`` with ``separate_hparams_runs=True`` by default: what
+    ``tblog.patch(separate_hparams_runs=True)`` puts in place of torch's writer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("separate_hparams_runs", True)
+        super().__init__(*args, **kwargs)
 
 
 def _import_if_installed(name: str) -> ModuleType | None:

@@ -78,6 +78,9 @@ class SummaryWriter(
             file system (``{"endpoint_url": …}``, credentials). Without them fsspec's and the
             storage library's own settings apply (``AWS_*`` variables, ``FSSPEC_S3_*``). A URL
             run is written as immutable segments, one per flush (see ``tblog.events.remote``).
+        separate_hparams_runs: torch's layout for ``add_hparams``: each call without
+            ``run_name`` writes into its own sub-run ``<log_dir>/<time.time()>``. By default
+            the first goes into this writer's own run (see ``add_hparams``).
 
     On a rank that does not write (``writer.is_writing`` is False) the writer creates no
     directory, file or thread; every ``add_*`` checks its arguments as rank 0 does (so a bug
@@ -104,6 +107,7 @@ class SummaryWriter(
         rank: int | None = None,
         per_rank: bool = False,
         storage_options: dict[str, Any] | None = None,
+        separate_hparams_runs: bool = False,
     ) -> None:
         if logdir is not None:
             if log_dir is not None and os.fspath(log_dir) != os.fspath(logdir):
@@ -126,6 +130,11 @@ class SummaryWriter(
             )
         if not isinstance(per_rank, bool):
             raise TypeError(f"per_rank must be a bool; got {_convert.describe(per_rank)}")
+        if not isinstance(separate_hparams_runs, bool):
+            raise TypeError(
+                f"separate_hparams_runs must be a bool; got {_convert.describe(separate_hparams_runs)}"
+            )
+        self.separate_hparams_runs = separate_hparams_runs
         storage_options = _check_storage_options(storage_options, os.fspath(log_dir))
         self.rank = _rank.detect_rank() if rank is None else _rank.check_rank(rank)
         self.per_rank = per_rank
@@ -158,6 +167,7 @@ class SummaryWriter(
             "rank": self.rank,
             "per_rank": per_rank,
             "storage_options": storage_options,
+            "separate_hparams_runs": separate_hparams_runs,
         }
 
     # ----- lifecycle ---------------------------------------------------------------------

@@ -50,3 +50,33 @@ def test_patch_reaches_names_imported_before_and_undo_restores_them(
     assert proc.stdout.split() == ["tblog.writer"]
     acc = event_accumulator(tmp_path / "run")
     assert [(p.step, p.value) for p in acc.Scalars("x")] == [(1, 1.0)]
+
+
+def test_patch_with_torchs_hparams_layout(tmp_path: Path) -> None:
+    """patch(separate_hparams_runs=True): the writers a framework creates by torch's name put
+    each add_hparams call in its own time-stamped sub-run, as torch's writer does; undo()
+    restores torch's class; a bad value is a clear error."""
+    pytest.importorskip("torch")
+    script = textwrap.dedent(
+        f"""
+        import os
+        import torch.utils.tensorboard
+        import tblog
+        original = torch.utils.tensorboard.SummaryWriter
+        with tblog.patch(separate_hparams_runs=True):
+            writer = torch.utils.tensorboard.SummaryWriter({str(tmp_path / "run")!r})
+            print(isinstance(writer, tblog.SummaryWriter), writer.separate_hparams_runs)
+            writer.add_hparams({{"lr": 0.1}}, {{}})
+            writer.close()
+        assert torch.utils.tensorboard.SummaryWriter is original
+        run = {str(tmp_path / "run")!r}
+        print(sorted(d != run for d, _, files in os.walk(run) if files))
+        try:
+            tblog.patch(separate_hparams_runs=1)
+        except TypeError as exc:
+            print("separate_hparams_runs" in str(exc))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["True True", "[False, True]", "True"]

@@ -19,6 +19,7 @@ class HParamsMethods(WriterBase):
     """Hyperparameters and the metrics they led to, compared across runs."""
 
     _hparams_runs: frozenset[str] = frozenset()  # runs this writer has written hparams to
+    separate_hparams_runs = False  # SummaryWriter(separate_hparams_runs=...)
 
     def add_hparams(
         self,
@@ -28,7 +29,7 @@ class HParamsMethods(WriterBase):
         run_name: str | None = None,
         global_step: Any = None,
         *,
-        separate_run: bool = False,
+        separate_run: bool | None = None,
     ) -> None:
         """Log hyperparameters and the metrics they led to (HParams dashboard).
 
@@ -37,8 +38,10 @@ class HParamsMethods(WriterBase):
         * by default, into this writer's own run, so the dashboard's row for the run links
           to its scalars;
         * ``run_name="x"``: into the sub-run ``<log_dir>/x``, as torch (``/`` nests
-          directories; a name the OS would refuse, or one leaving ``log_dir``, raises ValueError);
-        * ``separate_run=True``: into a sub-run named ``str(time.time())``, torch's default.
+          directories, ``"."`` is this writer's own run; a name the OS would refuse, or one
+          leaving ``log_dir``, raises ValueError);
+        * ``separate_run=True``: into a sub-run named ``str(time.time())``, torch's default
+          (None: the writer's ``separate_hparams_runs``, False unless set).
 
         TensorBoard shows only the first hparams written to a run, so a second call without
         ``run_name`` on the same writer goes to a ``str(time.time())`` sub-run by itself
@@ -64,8 +67,10 @@ class HParamsMethods(WriterBase):
         metrics = _metrics(metric_dict)
         if run_name is not None and not isinstance(run_name, str):
             raise TypeError(f"run_name must be a str or None; got {_convert.describe(run_name)}")
+        if separate_run is None:
+            separate_run = self.separate_hparams_runs
         if not isinstance(separate_run, bool):
-            raise TypeError(f"separate_run must be a bool; got {_convert.describe(separate_run)}")
+            raise TypeError(f"separate_run must be a bool or None; got {_convert.describe(separate_run)}")
         step = _convert.step(global_step)
         wall = _time()
         if run_name:
