@@ -12,6 +12,10 @@
 #   py313  Python 3.13 (newest supported), `.[test]`: tests not marked `framework` or `browser`.
 #   tf     Python 3.11 with tensorflow-cpu: the tests marked `tensorflow` (Keras's own
 #          TensorBoard callback as the reference for tblog's).
+#   integration  Python 3.11, `.[test]` + the frameworks of tests/integration/requirements.txt
+#          (exact versions, torch pinned by tests/integration/constraints.txt): each runs a
+#          tiny real job with its own writer and with tblog.patch(); the two log directories
+#          must read the same in TensorBoard (tests marked `integration`).
 #   minpb  Python 3.10 with the oldest protobuf that pyproject allows (`protobuf>=X` read from
 #          pyproject.toml) and the test extra without tensorboard/tensorboardX (they need
 #          protobuf>=6.31): tests marked none of `framework`, `tensorboard`, `browser`.
@@ -33,7 +37,7 @@ PYENV_ROOT="${PYENV_ROOT:-$HOME/.pyenv}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1
 export TBLOG_FAIL_IF_NONE_PASSED=1 # tests/conftest.py: a pytest run with no passed test fails
 
-ALL_JOBS=(main py310 py313 minpb tf)
+ALL_JOBS=(main py310 py313 minpb tf integration)
 if [ $# -gt 0 ]; then JOBS=("$@"); else JOBS=("${ALL_JOBS[@]}"); fi
 
 # ---------------------------------------------------------------------------- bookkeeping
@@ -181,7 +185,7 @@ job_main() {
     step main-protoc 600 "$bin/python" -m pip install -q --no-deps "grpcio-tools==$protoc_pin" &&
       export TBLOG_REQUIRE_PROTOC=1
   fi
-  pytest_job main-pytest py311 2400 -m 'not tensorflow'
+  pytest_job main-pytest py311 2400 -m 'not tensorflow and not integration'
   unset TBLOG_NO_IMPORT_SKIPS TBLOG_REQUIRE_PROTOC
 }
 
@@ -191,6 +195,15 @@ job_tf() { # the Keras callback on the TensorFlow backend, against Keras's own c
   export KERAS_BACKEND=tensorflow
   pytest_job tf-pytest tf 1200 -m tensorflow
   unset KERAS_BACKEND
+}
+
+job_integration() { # real frameworks, each run with its own writer and with tblog
+  need_python integration 3.11 || return
+  step integration-install 1200 make_venv integration "$PY" -e '.[test]' \
+    -r tests/integration/requirements.txt -c tests/integration/constraints.txt || return
+  export TBLOG_NO_IMPORT_SKIPS=1 # every framework is installed: a skip fails the job
+  pytest_job integration-pytest integration 1800 -m integration tests/integration
+  unset TBLOG_NO_IMPORT_SKIPS
 }
 
 job_core() { # job_core JOB 3.X
@@ -233,6 +246,7 @@ for job in "${JOBS[@]}"; do
     py313) job_core py313 3.13 ;;
     minpb) job_minpb ;;
     tf) job_tf ;;
+    integration) job_integration ;;
     *)
       echo "unknown job '$job' (jobs: ${ALL_JOBS[*]})" >&2
       exit 2
