@@ -66,9 +66,11 @@ model.learn(total_timesteps=256, callback=HParamCallback())
 def test_stable_baselines3_ppo(tmp_path: Path) -> None:
     """PPO.learn() on CartPole with the documented HParam callback (written through
     ``writer.file_writer.add_summary``), images, figures, histograms and text: tblog's log
-    directory reads as torch's."""
+    directory reads as torch's, with tblog.patch() called after SB3 was imported."""
     pytest.importorskip("stable_baselines3")
-    reference, candidate = run_both(tmp_path, JOB, env={"MPLBACKEND": "Agg"})
+    # patch() after SB3 is imported: its logger bound torch's SummaryWriter at import
+    switch = "import stable_baselines3.common.logger\nimport tblog\ntblog.patch()\n"
+    reference, candidate = run_both(tmp_path, JOB, env={"MPLBACKEND": "Agg"}, switch=switch)
     assert writers(tmp_path / "reference" / "logs") == {TORCH_WRITER}
     assert writers(tmp_path / "tblog" / "logs") == {"tblog"}
     run = reference["PPO_1"]
