@@ -28,6 +28,38 @@ def test_exported_names() -> None:
         assert getattr(tblog, name) is not None
 
 
+def test_read_exported_names() -> None:
+    """``tblog.read`` exports exactly its documented public names, and ``import tblog`` does not
+    load the reader before ``tblog.read`` is used."""
+    import subprocess
+    import sys
+
+    import tblog.read
+
+    assert sorted(tblog.read.__all__) == [
+        "CorruptRecordWarning",
+        "decode_image",
+        "event_files",
+        "events",
+        "histograms",
+        "hparams",
+        "images",
+        "read_events",
+        "runs",
+        "scalars",
+        "tensor_to_numpy",
+        "texts",
+    ]
+    for name in tblog.read.__all__:
+        assert getattr(tblog.read, name) is not None
+    loaded = "print('tblog.read' in sys.modules)"
+    code = f"import sys, tblog; {loaded}; tblog.read.runs; {loaded}"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.split() == ["False", "True"]
+
+
 def _positional(function: object) -> list[tuple[str, object]]:
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ import pytest
 
 import tblog
 from tblog import SummaryWriter
-from tblog._cli_records import GrowingFile
 from tblog._progress import Progress, progress_enabled
+from tblog.cli.growing_file import GrowingFile
 from tblog.events.record import FOOTER_SIZE, HEADER_SIZE, frame
 from tblog.proto import event_pb2
 
@@ -481,6 +481,64 @@ def test_inspect_export_and_tail_take_fsspec_urls(logdir: Path, capsys: pytest.C
         assert "no event file or directory at 'memory://no-such-dir'" in capsys.readouterr().err
     finally:
         fs.rm("/cli-test", recursive=True)
+
+
+def test_inspect_tail_and_read_share_one_scalar_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """inspect, tail and tblog.read.scalars take the same values for scalars: a simple_value and a
+    one-number tensor of the scalars plugin (later values without metadata too), but not a string
+    tensor of the scalars plugin (inspect and tail used to read its b"2.5" as 2.5)."""
+    from tblog.cli import main
+    from tblog.proto import summary_pb2, tensor_pb2
+
+    def tensor(tag: str, tensor: Any, plugin: str = "") -> Any:
+        value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        if plugin:
+            value.metadata.plugin_data.plugin_name = plugin
+        return value
+
+    def number(x: float) -> Any:
+        return tensor_pb2.TensorProto(dtype=1, float_val=[x])  # DT_FLOAT, shape []
+
+    def text(x: bytes) -> Any:
+        return tensor_pb2.TensorProto(dtype=7, string_val=[x])  # DT_STRING, shape []
+
+    first = [
+        summary_pb2.Summary.Value(tag="plain", simple_value=1.0),
+        tensor("tensor", number(1.5), "scalars"),
+        tensor("string", text(b"2.5"), "scalars"),
+    ]
+    later = [tensor("tensor", number(2.5)), tensor("string", text(b"3.5"))]
+    path = tmp_path / "run" / "events.out.tfevents.1.host"
+    path.parent.mkdir()
+    path.write_bytes(
+        b"".join(
+            frame(
+                event_pb2.Event(
+                    wall_time=100.0 + step, step=step, summary={"value": values}
+                ).SerializeToString()
+            )
+            for step, values in ((1, first), (2, later))
+        )
+    )
+    table = tblog.read.scalars(tmp_path, dataframe=False)
+    rows = list(zip(table["tag"].tolist(), table["step"].tolist(), table["value"].tolist(), strict=True))
+    assert rows == [("plain", 1, 1.0), ("tensor", 1, 1.5), ("tensor", 2, 2.5)]
+    assert main(["inspect", "--json", str(tmp_path)]) == 0
+    scalars = json.loads(capsys.readouterr().out)["runs"]["run"]["dashboards"]["scalars"]
+    assert {tag: stats["last_value"] for tag, stats in scalars.items()} == {
+        "plain": 1.0,
+        "string": None,
+        "tensor": 2.5,
+    }
+    assert main(["tail", str(tmp_path), "--once"]) == 0
+    printed = [line.split()[2:] for line in capsys.readouterr().out.splitlines()]
+    assert printed == [
+        ["plain", "step", "1", "1"],
+        ["tensor", "step", "1", "1.5"],
+        ["tensor", "step", "2", "2.5"],
+    ]
 
 
 # --------------------------------------------------------------------------- tail

@@ -27,10 +27,12 @@ import pytest
 
 import tblog
 import tblog.read
-from tblog import _cli_records, _scalar_scan, cli
+from tblog import cli
+from tblog.cli import growing_file
 from tblog.events import record
 from tblog.events.record import CorruptRecordWarning, frame, masked_crc32c
 from tblog.proto import event_pb2
+from tblog.read import fast_scalars
 
 TIMEOUT = 90  # seconds any child may take; a hang fails the test
 NOBODY = 65534
@@ -56,8 +58,8 @@ _CHILD = r"""
 import json, os, resource, sys, warnings
 import numpy as np
 import tblog.read as read
-from tblog import _cli_export, _cli_inspect, _cli_plot, _cli_records, _cli_tail, _progress
-from tblog import _scalar_scan, _tables, cli, demo
+from tblog import _progress, cli, demo
+from tblog.cli import commands, dashboards, export, growing_file, inspect, plot, selection, tail
 from tblog.events.record import CorruptRecordError
 
 what, logdir, policy, limit, as_nobody = sys.argv[1:6]
@@ -339,9 +341,9 @@ def test_big_records_are_checked_in_pieces_and_read_whole_when_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Records over the piece size: intact ones read, bad ones reported at their offset, the rest read on."""
-    monkeypatch.setattr(_scalar_scan, "_PIECE", 1 << 20)
+    monkeypatch.setattr(fast_scalars, "_PIECE", 1 << 20)
     monkeypatch.setattr(record, "STREAM_CRC_ABOVE", 1 << 16)
-    monkeypatch.setattr(_cli_records, "STREAM_CRC_ABOVE", 1 << 16)
+    monkeypatch.setattr(growing_file, "STREAM_CRC_ABOVE", 1 << 16)
     graph = event_pb2.Event(step=7, graph_def=bytes(range(256)) * 12_000).SerializeToString()  # 3 MiB
     bad_small = bytearray(frame(bytes(200_000)))  # over STREAM_CRC_ABOVE, under a piece
     bad_small[-1] ^= 1
@@ -364,7 +366,7 @@ def test_big_records_are_checked_in_pieces_and_read_whole_when_intact(
         table = tblog.read.scalars(tmp_path, dataframe=False)
     assert [str(w.message) for w in caught] == expected
     assert table["step"].tolist() == [0, 1, 2, 3] and table["value"].tolist() == [0.0, 1.0, 2.0, 3.0]
-    source = _cli_records.GrowingFile(os.fspath(path))
+    source = growing_file.GrowingFile(os.fspath(path))
     assert [e.step for e in source.events(final=True)] == [0, 7, 1, 2, 3]
     assert source.corrupt == expected
 
@@ -475,7 +477,7 @@ def test_csv_export_neutralises_formulas_and_keeps_numbers(tmp_path: Path) -> No
 
 def test_csv_neutralising_applies_to_text_only() -> None:
     """write_csv prefixes dangerous text only: numbers (-1.5, -inf, negative ints) and safe text stay."""
-    from tblog._cli_export import write_csv
+    from tblog.cli.export import write_csv
 
     out = io.StringIO()
     columns = {

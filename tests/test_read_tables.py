@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tblog
-from tblog import _scalar_scan, read
+from tblog import read
 from tblog.events.record import CorruptRecordError, CorruptRecordWarning, frame
 from tblog.proto import event_pb2, summary_pb2
+from tblog.read import fast_scalars, scan
+from tblog.read.values import scalar
 
 REPO = Path(__file__).resolve().parent.parent
 TF_FIXTURES = REPO / "tests" / "data" / "tf_summary"
@@ -44,15 +46,15 @@ def _reference_scalars(logdir: Path) -> list[tuple[Any, ...]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptRecordWarning)
         for run, files in read.runs(logdir).items():
-            scalar_tags: set[str] = set()
-            seen_tags: set[str] = set()
+            plugins: dict[str, str] = {}  # tag -> plugin of its first metadata
             for file in files:
                 for event in read.events(file):
                     if event.WhichOneof("what") != "summary":
                         continue
                     for value in event.summary.value:
+                        plugin = plugins.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
                         try:
-                            number = read._scalar_of(value, scalar_tags, seen_tags)
+                            number = scalar(value, plugin)
                         except ValueError:
                             continue
                         if number is not None:
@@ -506,7 +508,7 @@ def test_bulk_decoder_across_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                 writer.add_text("long", "x" * 5000, step)
         writer.log({f"m{k}": float(k) for k in range(30)}, 3001)
     whole = read.scalars(tmp_path, dataframe=False)
-    monkeypatch.setattr(_scalar_scan, "_PIECE", 1000)
+    monkeypatch.setattr(fast_scalars, "_PIECE", 1000)
     pieces = read.scalars(tmp_path, dataframe=False)
     assert len(whole["tag"]) == 3030
     for name in whole:
@@ -639,7 +641,6 @@ def test_record_splitting_equals_the_record_reader(
     """The bulk record splitter finds exactly the records (and corruption) read_records finds."""
     import io
 
-    from tblog import _scan
     from tblog.events.record import read_records
 
     data = bytearray(b"".join(frame(p) for p in cycle * repeats + extra))
@@ -652,10 +653,10 @@ def test_record_splitting_equals_the_record_reader(
         expected = list(read_records(io.BytesIO(buf)))
     with warnings.catch_warnings(record=True) as got_warnings:
         warnings.simplefilter("always")
-        split = _scan.split_records(buf, "<stream>")
+        split = scan.split_records(buf, "<stream>")
         starts, lengths = split.records
-        intact = _scan.payload_crc_ok(buf, starts, lengths) if len(starts) else np.zeros(0, dtype=bool)
-        _scan.report_bad(starts[~intact], lengths[~intact], "<stream>", "warn", 0)
+        intact = scan.payload_crc_ok(buf, starts, lengths) if len(starts) else np.zeros(0, dtype=bool)
+        scan.report_bad(starts[~intact], lengths[~intact], "<stream>", "warn", 0)
     got = [buf[s : s + n] for s, n in zip(starts[intact].tolist(), lengths[intact].tolist(), strict=True)]
     assert got == expected
     assert sorted(str(w.message) for w in got_warnings) == sorted(str(w.message) for w in expected_warnings)

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from tblog._cli_records import GrowingFile, TagKinds
+from tblog.cli.dashboards import TagKinds
+from tblog.cli.growing_file import GrowingFile
 from tblog.read import runs as find_runs
 
 

@@ -1,112 +1,22 @@
-"""The tables of ``tblog.read``: filters, the walk over a log directory's runs, and the
-columns of each table (the public functions and their documentation are in ``tblog.read``).
+"""The columns of ``tblog.read``'s tables: the walk over a log directory's runs, each table's
+columns, and the output as a DataFrame or a dict of arrays (the public functions and their
+documentation are in ``tblog.read.tables``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import numbers
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from tblog import _decode_values as decode
-from tblog import _scalar_scan
 from tblog.events.record import OnCorrupt, report_corrupt
+from tblog.read import fast_scalars
+from tblog.read import values as decode
+from tblog.read.filters import name_filter, step_filter
 
 Columns = dict[str, Any]  # name -> np.ndarray, or Coded
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_ON_CORRUPT = ("warn", "raise", "skip")
-
-
-# ----- arguments ----------------------------------------------------------------------------
-
-
-def name_filter(patterns: Any, argument: str) -> Callable[[str], bool]:
-    """A test for names from ``None`` (all), a glob, or a list of globs (fnmatch, case-sensitive)."""
-    if patterns is None:
-        return lambda name: True
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    elif not isinstance(patterns, Iterable) or isinstance(patterns, bytes):
-        raise TypeError(
-            f"{argument} must be None, a glob string or a list of glob strings; got {type(patterns).__name__}"
-        )
-    patterns = list(patterns)
-    for pattern in patterns:
-        if not isinstance(pattern, str):
-            raise TypeError(f"{argument} must hold glob strings; got {type(pattern).__name__} {pattern!r}")
-    compiled = [fnmatch.translate(pattern) for pattern in patterns]
-    regex = re.compile("|".join(f"(?:{c})" for c in compiled)) if compiled else None
-    cache: dict[str, bool] = {}
-
-    def matches(name: str) -> bool:
-        hit = cache.get(name)
-        if hit is None:
-            hit = cache[name] = regex is not None and regex.match(name) is not None
-        return hit
-
-    return matches
-
-
-def _step_bound(bound: Any, what: str) -> int | None:
-    if bound is None:
-        return None
-    if isinstance(bound, bool) or not isinstance(bound, numbers.Integral):
-        raise TypeError(f"steps {what} must be an int or None; got {type(bound).__name__} {bound!r}")
-    return int(bound)
-
-
-def step_filter(steps: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """A vectorized test for steps from ``None`` (all), ``(min, max)`` (inclusive; either may
-    be None), a ``range`` (membership) or a ``slice`` (``start <= step < stop``, every
-    ``step``-th from ``start``)."""
-    if steps is None:
-        return lambda s: np.ones(len(s), dtype=bool)
-    every = 1
-    origin = 0
-    if isinstance(steps, range):
-        if steps.step < 0:
-            steps = steps[::-1]
-        low, high, every, origin = steps.start, steps.stop - 1, steps.step, steps.start
-    elif isinstance(steps, slice):
-        start, stop = _step_bound(steps.start, "slice start"), _step_bound(steps.stop, "slice stop")
-        stride = _step_bound(steps.step, "slice step")
-        if stride is not None and stride <= 0:
-            raise ValueError(f"steps slice step must be positive; got {stride}")
-        low = _INT64_MIN if start is None else start
-        high = _INT64_MAX if stop is None else stop - 1
-        every, origin = stride or 1, start or 0
-    elif isinstance(steps, (tuple, list)) and len(steps) == 2:
-        low_bound, high_bound = _step_bound(steps[0], "minimum"), _step_bound(steps[1], "maximum")
-        if low_bound is not None and high_bound is not None and low_bound > high_bound:
-            raise ValueError(f"steps (min, max) has min {low_bound} > max {high_bound}")
-        low = _INT64_MIN if low_bound is None else low_bound
-        high = _INT64_MAX if high_bound is None else high_bound
-    else:
-        raise TypeError(
-            "steps must be None, a (min, max) tuple (inclusive), a range or a slice; "
-            f"got {type(steps).__name__} {steps!r}"
-        )
-    # Bounds beyond int64 select the same steps as int64's extremes (steps are int64).
-    low, high = max(low, _INT64_MIN), min(high, _INT64_MAX)
-    if every == 1:
-        return lambda s: (s >= low) & (s <= high)
-    origin %= every  # NumPy's % takes the divisor's sign, like Python's: no overflow, no negatives
-    return lambda s: (s >= low) & (s <= high) & (s % every == origin)
-
-
-def check_on_corrupt(on_corrupt: Any) -> None:
-    if on_corrupt not in _ON_CORRUPT:
-        raise ValueError(f"on_corrupt must be one of {', '.join(map(repr, _ON_CORRUPT))}; got {on_corrupt!r}")
-
-
-def check_dataframe(dataframe: Any) -> None:
-    if dataframe not in (None, True, False):
-        raise TypeError(f"dataframe must be None, True or False; got {dataframe!r}")
 
 
 # ----- output -------------------------------------------------------------------------------
@@ -168,16 +78,13 @@ def scalars(
     steps: Any,
     on_corrupt: OnCorrupt,
     storage_options: dict[str, Any] | None,
-    scalar_of: Callable[[Any, set[str], set[str]], float | None],
 ) -> Columns:
     keep_run, keep_tag, keep_step = name_filter(runs, "runs"), name_filter(tags, "tags"), step_filter(steps)
     run_names: list[str] = []
-    parts: list[_scalar_scan.RunScalars] = []
+    parts: list[fast_scalars.RunScalars] = []
     for run, files in run_files.items():
         if keep_run(run):
-            parts.append(
-                _scalar_scan.read_run(files, on_corrupt, keep_tag, keep_step, scalar_of, storage_options)
-            )
+            parts.append(fast_scalars.read_run(files, on_corrupt, keep_tag, keep_step, storage_options))
             run_names.append(run)
     tag_names: dict[str, int] = {}
     tag_codes = []
@@ -218,7 +125,7 @@ def _values(
         plugins: dict[str, str] = {}
         # Plain simple_value events hold none of these tables' values: only their tags count,
         # as tags whose first metadata is empty.
-        for event, plain_tags in _scalar_scan.other_events(files, on_corrupt, storage_options):
+        for event, plain_tags in fast_scalars.other_events(files, on_corrupt, storage_options):
             for tag in plain_tags:
                 plugins.setdefault(tag, "")
             if event.WhichOneof("what") != "summary":
@@ -281,37 +188,6 @@ def images(run_files: dict[str, list[str]], **kw: Any) -> Columns:
     return columns
 
 
-def decode_image(row_or_bytes: Any) -> np.ndarray:
-    if isinstance(row_or_bytes, (bytes, bytearray, memoryview)):
-        data = bytes(row_or_bytes)
-    else:
-        try:
-            data = row_or_bytes["encoded"]
-        except (KeyError, TypeError, IndexError):
-            raise TypeError(
-                "decode_image takes the encoded bytes or a row of tblog.read.images (with an 'encoded' "
-                f"field); got {type(row_or_bytes).__name__}"
-            ) from None
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"the row's 'encoded' field must be bytes; got {type(data).__name__}")
-        data = bytes(data)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("tblog.read.decode_image needs Pillow: pip install 'tblog[image]'") from None
-    import io
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.seek(0)
-            if image.mode not in ("L", "LA", "RGB", "RGBA"):
-                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-            array = np.asarray(image, dtype=np.uint8)
-    except OSError as error:  # PIL.UnidentifiedImageError is an OSError
-        raise ValueError(f"decode_image: the bytes are not an image Pillow can read ({error})") from None
-    return array[:, :, None] if array.ndim == 2 else array
-
-
 # ----- hparams ------------------------------------------------------------------------------
 
 
@@ -320,7 +196,6 @@ def hparams(
     runs: Any,
     on_corrupt: OnCorrupt,
     storage_options: dict[str, Any] | None,
-    scalar_of: Callable[[Any, set[str], set[str]], float | None],
 ) -> Columns:
     keep_run = name_filter(runs, "runs")
     sessions: dict[str, dict[str, Any]] = {}  # run -> its first session_start_info's hparams
@@ -329,10 +204,10 @@ def hparams(
     last: dict[str, dict[str, float]] = {}  # run -> tag -> last scalar value
     keep_all, every_step = name_filter(None, "tags"), step_filter(None)
     for run, files in run_files.items():
-        found = _scalar_scan.read_run(files, on_corrupt, keep_all, every_step, scalar_of, storage_options)
+        found = fast_scalars.read_run(files, on_corrupt, keep_all, every_step, storage_options)
         # the last row of each tag: dict keeps the last assignment
         last[run] = dict(zip((found.tags[c] for c in found.tag.tolist()), found.value.tolist(), strict=True))
-        for event, _ in _scalar_scan.other_events(files, on_corrupt, storage_options):
+        for event, _ in fast_scalars.other_events(files, on_corrupt, storage_options):
             if event.WhichOneof("what") != "summary":
                 continue
             for value in event.summary.value:

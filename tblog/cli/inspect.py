@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tblog import _decode_values as decode
-from tblog._cli_records import DASHBOARDS, GrowingFile, TagKinds, event_dashboards
+from tblog.cli.dashboards import DASHBOARDS, TagKinds, event_dashboards
+from tblog.cli.growing_file import GrowingFile
 from tblog.events.record import open_regular
+from tblog.read import values as decode
 
 PROJECTOR_CONFIG = "projector_config.pbtxt"
 _TENSOR_NAME = re.compile(r'tensor_name:\s*"((?:[^"\\]|\\.)*)"')

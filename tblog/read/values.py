@@ -1,10 +1,10 @@
-"""What one ``Summary.Value`` holds, for the tables of ``tblog.read``: histogram buckets,
-text, images and hparams, from the legacy protos (tblog, torch, tensorboardX) and from
-tensor summaries (``tf.summary``, torch's ``new_style``).
+"""What one ``Summary.Value`` holds, for ``tblog.read`` and the ``tblog`` command: a scalar,
+histogram buckets, text, images and hparams, from the legacy protos (tblog, torch,
+tensorboardX) and from tensor summaries (``tf.summary``, torch's ``new_style``).
 
 Each decoder takes the value and the plugin named by the first metadata of its tag in the
-run (TensorBoard keeps that one), and returns the value's rows, or none when the value is
-not of that kind.
+run (TensorBoard keeps that one), and returns what the value holds of its kind: a number
+(or None), or rows (none when the value is not of that kind).
 """
 
 from __future__ import annotations
@@ -14,9 +14,29 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tblog.read import tensor_to_numpy
+from tblog.read.tensors import NUMPY_DTYPES, tensor_to_numpy
 
 _DT_STRING = 7
+
+
+def scalar(value: Any, plugin: str) -> float | None:
+    """The number of a scalar: a legacy ``simple_value``, or a numeric tensor of one element of
+    the scalars plugin (torch's ``new_style``, ``tf.summary.scalar``); None for anything else.
+
+    The one rule of ``tblog.read.scalars`` and ``tblog inspect``/``tail``. The tensor's shape is
+    checked before any conversion, so a tensor claiming a huge shape costs nothing; one whose
+    values do not match its shape raises ``ValueError``.
+    """
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        return float(value.simple_value)
+    if kind == "tensor" and plugin == "scalars" and _is_one_number(value.tensor):
+        return float(tensor_to_numpy(value.tensor).reshape(()))
+    return None
+
+
+def _is_one_number(tensor: Any) -> bool:
+    return tensor.dtype in NUMPY_DTYPES and all(dim.size == 1 for dim in tensor.tensor_shape.dim)
 
 
 class Histogram(NamedTuple):

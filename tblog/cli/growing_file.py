@@ -1,5 +1,4 @@
-"""What the ``tblog`` command reads: event files that may still be growing, and what each
-summary value is (which dashboard shows it, and its number if it is a scalar).
+"""Event files that may still be growing, read incrementally by the ``tblog`` command.
 
 ``GrowingFile`` remembers how far it has read, so ``tblog tail`` reads only what was
 appended since its last look, and stops in front of a record that is not completely
@@ -23,40 +22,10 @@ from tblog.events.record import (
     payload_intact,
 )
 from tblog.proto import event_pb2
-from tblog.read import _open_event_file, tensor_to_numpy
+from tblog.read.files import open_event_file
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-
-# Dashboards in the order TensorBoard lists them; tags of other plugins come after these.
-DASHBOARDS = (
-    "scalars",
-    "histograms",
-    "images",
-    "audio",
-    "text",
-    "pr_curves",
-    "hparams",
-    "mesh",
-    "graphs",
-    "custom_scalars",
-    "tensors",
-)
-_PLUGIN_DASHBOARD = {
-    "scalars": "scalars",
-    "histograms": "histograms",
-    "images": "images",
-    "audio": "audio",
-    "text": "text",
-    "pr_curves": "pr_curves",
-    "hparams": "hparams",
-    "mesh": "mesh",
-    "custom_scalars": "custom_scalars",
-    "graph_keras_model": "graphs",
-    "tensor": "tensors",
-    "": "tensors",
-}
-_LEGACY_DASHBOARD = {"simple_value": "scalars", "histo": "histograms", "image": "images", "audio": "audio"}
 
 
 class GrowingFile:
@@ -93,7 +62,7 @@ class GrowingFile:
         if self.dead:
             return
         try:
-            stream = _open_event_file(self.path)
+            stream = open_event_file(self.path)
         except FileNotFoundError:
             raise
         except OSError as error:
@@ -167,49 +136,3 @@ def file_size(path: str) -> int:
         return os.path.getsize(path)
     fs, inner = _fs.url_to_fs(path)
     return int(fs.size(inner))
-
-
-class TagKinds:
-    """Per run: which dashboard each tag belongs to, by the first metadata seen for it
-    (TensorBoard keeps a tag's first ``SummaryMetadata``; later values may omit it)."""
-
-    def __init__(self) -> None:
-        self._plugin: dict[str, str] = {}
-
-    def dashboard(self, value: Any) -> str:
-        """The dashboard that shows this ``Summary.Value``."""
-        plugin = self._plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
-        kind = value.WhichOneof("value")
-        if kind in _LEGACY_DASHBOARD:
-            return _LEGACY_DASHBOARD[kind]
-        if value.tag == "custom_scalars__config__":
-            return "custom_scalars"
-        return _PLUGIN_DASHBOARD.get(plugin, plugin)
-
-    def scalar(self, value: Any) -> float | None:
-        """The number of a scalar value (legacy ``simple_value`` or a one-element tensor of
-        the scalars plugin), else None."""
-        plugin = self._plugin.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
-        kind = value.WhichOneof("value")
-        if kind == "simple_value":
-            return float(value.simple_value)
-        if kind == "tensor" and plugin == "scalars":
-            try:
-                array = tensor_to_numpy(value.tensor)
-            except ValueError:
-                return None
-            if array.size == 1:
-                return float(array.reshape(()))
-        return None
-
-
-def event_dashboards(event: Any) -> list[tuple[str, str]]:
-    """(dashboard, tag) pairs for an event that is not a summary (graphs), else []."""
-    what = event.WhichOneof("what")
-    if what == "graph_def":
-        return [("graphs", "(graph)")]
-    if what == "meta_graph_def":
-        return [("graphs", "(meta graph)")]
-    if what == "tagged_run_metadata":
-        return [("graphs", event.tagged_run_metadata.tag)]
-    return []

@@ -12,7 +12,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-FORMATS = ("csv", "json", "jsonl", "parquet")
 SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 Columns = dict[str, Any]  # column name -> NumPy array (or list), all of one length
