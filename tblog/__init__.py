@@ -21,7 +21,7 @@ __all__ = ["BackgroundWriteError", "SummaryWriter", "__version__", "flush_on_sig
 
 # SIGTERM and SIGHUP flush every writer, also those that open on other threads: only the main
 # thread may install the handlers, and ``import tblog`` nearly always runs there.
-sigterm.install_handlers()
+sigterm.install_handlers(claim_wakeup_fd=False)
 
 
 def __getattr__(name: str) -> Any:

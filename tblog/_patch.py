@@ -18,6 +18,8 @@ from typing import Any
 
 from tblog.writer import SummaryWriter
 
+_active: list[Patch] = []  # patches not undone yet
+
 # The modules that define a SummaryWriter to replace, imported by patch() where installed.
 _SOURCES = (
     "torch.utils.tensorboard",
@@ -42,6 +44,8 @@ class Patch:
     def undo(self) -> None:
         """Put every replaced name back, as it was. Idempotent."""
         replaced, self.replaced = self.replaced, []
+        if self in _active:
+            _active.remove(self)
         for module, name, original in reversed(replaced):
             if getattr(module, name, None) is self.writer_class:
                 setattr(module, name, original)
@@ -68,11 +72,19 @@ def patch(*, separate_hparams_runs: bool = False) -> Patch:
     does (for tools that expect that layout); by default tblog's own-run layout.
 
     Imports torch's and tensorboardX's writer modules where they are installed (torch's needs
-    the ``tensorboard`` package). Returns a ``Patch`` whose ``undo()`` restores the originals.
+    the ``tensorboard`` package). Returns a ``Patch`` whose ``undo()`` restores the names it
+    replaced; a module first imported while the patch is in place keeps tblog's class. A
+    second ``patch()`` with the other ``separate_hparams_runs`` raises RuntimeError.
     """
     if not isinstance(separate_hparams_runs, bool):
         raise TypeError(f"separate_hparams_runs must be a bool; got {type(separate_hparams_runs).__name__}")
     writer_class = _TorchHparamsLayoutWriter if separate_hparams_runs else SummaryWriter
+    for active in _active:
+        if active.writer_class is not writer_class:
+            raise RuntimeError(
+                "tblog.patch() is already in place with separate_hparams_runs="
+                f"{not separate_hparams_runs}; undo() it before patching with {separate_hparams_runs}"
+            )
     originals: list[Any] = []
     for name in _SOURCES:
         module = _import_if_installed(name)
@@ -92,7 +104,9 @@ def patch(*, separate_hparams_runs: bool = False) -> Patch:
             if id(value) in wanted:
                 setattr(module, name, writer_class)
                 replaced.append((module, name, value))
-    return Patch(replaced, writer_class)
+    done = Patch(replaced, writer_class)
+    _active.append(done)
+    return done
 
 
 class _TorchHparamsLayoutWriter(SummaryWriter):

@@ -540,6 +540,84 @@ print("stopped gracefully")
     assert (rc, out, err) == (0, "stopped gracefully\n", "")
 
 
+def test_import_leaves_the_wakeup_fd_alone(tmp_path: Path) -> None:
+    """``import tblog`` sets no signal wakeup fd (trio warns, or fails under -W error, when it
+    finds one set); a writer opened in the main thread takes it where it is free."""
+    rc, out, err = run_child(
+        tmp_path,
+        """
+print(signal.set_wakeup_fd(-1))
+writer = tblog.SummaryWriter(LOGDIR)
+print(signal.set_wakeup_fd(-1) != -1)
+writer.close()
+""",
+    )
+    assert (rc, out.split(), err) == (0, ["-1", "True"], "")
+
+
+def test_a_signal_another_handler_took_is_not_replayed_later(tmp_path: Path, event_accumulator: Any) -> None:
+    """A SIGTERM that a handler of the user's took before any writer opened (tblog's handler
+    put back afterwards, as Lightning's teardown does) does not end the process when the
+    first writer opens: the wakeup byte it left in tblog's pipe is not read as a new signal."""
+    rc, out, err = run_child(
+        tmp_path,
+        """
+got = []
+previous = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(0.1)
+signal.signal(signal.SIGTERM, previous)
+writer = tblog.SummaryWriter(LOGDIR)
+for i in range(5):
+    writer.add_scalar("x", i, i)
+    time.sleep(0.1)
+writer.close()
+print(got)
+sys.exit(7)
+""",
+    )
+    assert (rc, out.split(), err) == (7, ["[15]"], "")
+    assert steps(event_accumulator(tmp_path / "run"), "x") == [0, 1, 2, 3, 4]
+
+
+def test_after_a_chained_graceful_stop_every_thread_logs_on(tmp_path: Path, event_accumulator: Any) -> None:
+    """A framework's handler chains to tblog's and stops gracefully (Lightning), then puts
+    tblog's handler back at teardown: logging goes on from the main thread and from others
+    (before, calls blocked for good once tblog's handler was back, or on other threads at
+    once), and the process ends with the status the program chooses."""
+    rc, out, err = run_child(
+        tmp_path,
+        """
+writer = tblog.SummaryWriter(LOGDIR)
+writer.add_scalar("x", 0, 0)
+tblogs = signal.getsignal(signal.SIGTERM)
+stopped = []
+
+
+def framework_handler(signum, frame):
+    stopped.append(signum)
+    tblogs(signum, frame)
+
+
+signal.signal(signal.SIGTERM, framework_handler)
+os.kill(os.getpid(), signal.SIGTERM)
+while not stopped:
+    time.sleep(0.01)
+time.sleep(0.5)  # the helper flushes meanwhile
+worker = threading.Thread(target=writer.add_scalar, args=("x", 1, 1))
+worker.start()
+worker.join(30)
+print(worker.is_alive())
+signal.signal(signal.SIGTERM, tblogs)  # teardown
+writer.add_scalar("x", 2, 2)
+writer.close()
+sys.exit(3)
+""",
+    )
+    assert (rc, out.split(), err) == (3, ["False"], "")
+    assert steps(event_accumulator(tmp_path / "run"), "x") == [0, 1, 2]
+
+
 def test_sigterm_ends_a_main_thread_stuck_in_c_code(tmp_path: Path, event_accumulator: Any) -> None:
     """SIGTERM while the main thread sits in a long C call (a collective, a C-level wait) that
     never returns to Python: the events are written and the process still ends with -15 (the

@@ -75,8 +75,13 @@ def test_patch_with_torchs_hparams_layout(tmp_path: Path) -> None:
             tblog.patch(separate_hparams_runs=1)
         except TypeError as exc:
             print("separate_hparams_runs" in str(exc))
+        with tblog.patch():
+            try:
+                tblog.patch(separate_hparams_runs=True)
+            except RuntimeError as exc:
+                print("already in place" in str(exc))
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("\n")[:3] == ["True True", "[False, True]", "True"]
+    assert proc.stdout.split("\n")[:4] == ["True True", "[False, True]", "True", "True"]

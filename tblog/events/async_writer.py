@@ -355,7 +355,7 @@ class AsyncWriter:
         self._thread = thread  # once started: close() may join it
         self.ready = True
         _flush_at_process_exit()
-        sigterm.flush_on_signals(_close_all_at_exit)
+        sigterm.flush_on_signals(_close_all_on_signal)
 
     def _close_files(self) -> None:
         files, self._files = self._files, {}
@@ -612,18 +612,28 @@ def flush_on_signals() -> None:
             "tblog.flush_on_signals() must be called from the main thread (Python installs "
             f"signal handlers there only); it was called from {threading.current_thread().name!r}"
         )
-    sigterm.flush_on_signals(_close_all_at_exit)
+    sigterm.flush_on_signals(_close_all_on_signal)
 
 
 def _close_all_at_exit() -> None:
     global _exiting
     _exiting = True
+    _close_all("at exit")
+    sigterm.end_if_terminated_in_main_thread()
+
+
+def _close_all_on_signal() -> None:
+    """The signal helper's flush. Not the exit's: a handler of the user's that chained to
+    tblog's may let the process go on, and then every thread may log on (into new files)."""
+    _close_all("on a signal")
+
+
+def _close_all(when: str) -> None:
     for writer in list(_live_writers):
         try:
             writer.close(timeout=_EXIT_TIMEOUT_SECS)
-        except Exception as exc:  # the interpreter is ending: report, never raise
-            print(f"tblog: at exit, {exc}", file=sys.stderr)
-    sigterm.end_if_terminated_in_main_thread()
+        except Exception as exc:  # the process may be ending: report, never raise
+            print(f"tblog: {when}, {exc}", file=sys.stderr)
 
 
 _exit_hooked_pid: int | None = None

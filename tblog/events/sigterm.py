@@ -64,6 +64,7 @@ _helper_pid: int | None = None  # the process whose helper thread reads _read_fd
 _wake_fd: int | None = None  # write end of the helper's pipe
 _read_fd: int | None = None  # its read end
 _wakeup_is_ours = False  # signal.set_wakeup_fd points at _wake_fd
+_wakeup_claimed = False  # this process tried to make _wake_fd the wakeup fd
 _close_all: Callable[[], None] | None = None  # closes every writer of the process
 _start_lock = threading.Lock()
 
@@ -85,21 +86,25 @@ def start_without_signals(thread: threading.Thread) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def install_handlers() -> None:
+def install_handlers(*, claim_wakeup_fd: bool = True) -> None:
     """Install tblog's handler for each ending signal that has the default action now (also
-    one that asyncio, say, set back to it). Does nothing off the main thread."""
+    one that asyncio, say, set back to it). Does nothing off the main thread.
+
+    ``claim_wakeup_fd``: also make the helper's pipe the signal wakeup fd, if nobody has
+    one. Not at import: trio, for one, warns when it finds a wakeup fd already set; a writer
+    opened in the main thread claims it."""
     global _handler_pid
     if threading.current_thread() is not threading.main_thread():
         return
     try:
         free = [s for s in _ENDING_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
-        if not free:
-            return
-        if _handler_pid != os.getpid():
+        if free and _handler_pid != os.getpid():
             _open_pipe()
             _handler_pid = os.getpid()
         for signum in free:
             signal.signal(signum, _on_signal)
+        if claim_wakeup_fd and _handler_pid == os.getpid():
+            _claim_wakeup_fd()
     except (ValueError, OSError, AttributeError):  # no signals here (embedded, some platforms)
         return
 
@@ -117,6 +122,7 @@ def flush_on_signals(close_all: Callable[[], None]) -> None:
     with _start_lock:
         if _helper_pid == os.getpid() or _handler_pid != os.getpid() or _read_fd is None:
             return
+        _drain(_read_fd)
         helper = threading.Thread(target=_flush_then_end, args=(_read_fd,), name="tblog-signals")
         helper.daemon = True
         start_without_signals(helper)
@@ -131,10 +137,19 @@ def ending_by_tblog() -> bool:
 
 
 def _open_pipe() -> None:
-    """The helper's pipe, also made the wakeup fd if nobody (asyncio, say) has one."""
-    global _wake_fd, _read_fd, _wakeup_is_ours
+    """The helper's pipe."""
+    global _wake_fd, _read_fd, _wakeup_claimed
     _read_fd, _wake_fd = os.pipe()
     os.set_blocking(_wake_fd, False)  # signal handlers must never block
+    _wakeup_claimed = False
+
+
+def _claim_wakeup_fd() -> None:
+    """Make the pipe the wakeup fd, once per process, if nobody (asyncio, trio) has one."""
+    global _wakeup_is_ours, _wakeup_claimed
+    if _wakeup_claimed or _wake_fd is None:
+        return
+    _wakeup_claimed = True
     previous = signal.set_wakeup_fd(_wake_fd, warn_on_full_buffer=False)
     _wakeup_is_ours = previous == -1
     if not _wakeup_is_ours:
@@ -160,6 +175,34 @@ def _end_with(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
+def _next_signal(read_fd: int) -> tuple[int, bool]:
+    """The next ending signal the pipe reports, and whether tblog's handler was the installed
+    one when it came ((0, False): the pipe is gone)."""
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:  # closed under us: this process is a forked child's copy
+            return 0, False
+        if not data:
+            return 0, False
+        signum = _signal_in(data)
+        if signum:
+            return signum, signal.getsignal(signum) is _on_signal
+
+
+def _drain(read_fd: int) -> None:
+    """Drop what the pipe holds from before the helper listened: signals that another
+    handler took (the wakeup fd reports every signal with a Python handler), never ours."""
+    os.set_blocking(read_fd, False)
+    try:
+        while os.read(read_fd, 4096):
+            pass
+    except OSError:  # empty (EAGAIN)
+        pass
+    finally:
+        os.set_blocking(read_fd, True)
+
+
 def _signal_in(data: bytes) -> int:
     """The ending signal that ``data`` from the pipe reports, or 0."""
     for byte in data:
@@ -175,19 +218,19 @@ def _signal_in(data: bytes) -> int:
 def _flush_then_end(read_fd: int) -> None:
     global terminating, _received
     while True:
-        try:
-            data = os.read(read_fd, 64)
-        except OSError:  # closed under us: this process is a forked child's copy
+        signum, ours = _next_signal(read_fd)
+        if not signum:
             return
-        if not data:
-            return
-        signum = _signal_in(data)
-        if signum:
+        _received = signum
+        terminating = True
+        if _close_all is not None:
+            _close_all()
+        if ours:
             break
-    _received = signum
-    terminating = True
-    if _close_all is not None:
-        _close_all()
+        # A handler of the user's (Lightning's) chained to ours: it decides, and the process
+        # may go on; a later signal is a new one, and calls after this one open new files.
+        terminating = False
+        _received = 0
     _terminated.set()
     main = threading.main_thread().ident
     deadline = time.monotonic() + _MAIN_THREAD_GRACE_SECS
@@ -263,7 +306,8 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     """The parent's pipe and helper are not this process's: back to the default action, then
     let through what was blocked across the fork."""
-    global _handler_pid, _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours, terminating, _received
+    global _handler_pid, _helper_pid, _wake_fd, _read_fd, _wakeup_is_ours, _wakeup_claimed
+    global terminating, _received
     global _start_lock
     _start_lock = threading.Lock()  # a thread of the parent may have held it at the fork
     if _handler_pid is not None:
@@ -278,7 +322,7 @@ def _after_fork_in_child() -> None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
     _handler_pid = _helper_pid = _wake_fd = _read_fd = None
-    _wakeup_is_ours = terminating = False
+    _wakeup_is_ours = _wakeup_claimed = terminating = False
     _received = 0
     _terminated.clear()
     _after_fork_in_parent()  # the same mask restore
